@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto'
+import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import authPlugin from './auth/plugin.js'
+import type { TokenVerifier } from './auth/verifiers.js'
+import type { Config } from './config.js'
+import { registerErrorHandlers } from './http-errors.js'
+import { MAX_ITEM_BYTES } from './notes/item-size.js'
+import { NotesRepository, type RepositoryOptions } from './notes/repository.js'
+import { notesRoutes } from './notes/routes.js'
+import storePlugin from './storage/plugin.js'
+
+/**
+ * Largest request body read. JSON escaping can make a body about twice as
+ * long as the stored item (quotes, backslashes, newlines), so twice the item
+ * limit still lets every note that fits in DynamoDB through.
+ */
+export const BODY_LIMIT_BYTES = 2 * MAX_ITEM_BYTES
+
+/**
+ * Socket timeouts of the HTTP server, in milliseconds. Keep-alive stays open
+ * longer than the 60 s idle timeout of AWS load balancers, so the balancer,
+ * not this server, closes idle connections and never sends a request into a
+ * socket the server is closing.
+ */
+export const SERVER_TIMEOUTS = Object.freeze({
+  keepAliveTimeoutMs: 65_000,
+  headersTimeoutMs: 66_000,
+  requestTimeoutMs: 30_000,
+})
+
+/** Collaborators a test can replace; production builds all of them from config. */
+export interface AppDependencies {
+  verifier?: TokenVerifier
+  clientOverrides?: Partial<DynamoDBClientConfig>
+  repositoryOptions?: RepositoryOptions
+  logger?: FastifyServerOptions['logger']
+}
+
+/** Build the application with its plugins and routes; the caller listens. */
+export async function buildApp (config: Config, dependencies: AppDependencies = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: dependencies.logger ?? {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+    },
+    bodyLimit: BODY_LIMIT_BYTES,
+    keepAliveTimeout: SERVER_TIMEOUTS.keepAliveTimeoutMs,
+    requestTimeout: SERVER_TIMEOUTS.requestTimeoutMs,
+    // One line per request from registerRequestLogging instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    ajv: {
+      customOptions: {
+        // A null title is an error, never "". Query numbers are parsed by the routes.
+        coerceTypes: false,
+        removeAdditional: true,
+        useDefaults: true,
+        allErrors: false,
+      },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+  app.server.headersTimeout = SERVER_TIMEOUTS.headersTimeoutMs
+
+  // JSON only: text/plain, forms and anything else get 415.
+  app.removeContentTypeParser('text/plain')
+
+  registerErrorHandlers(app)
+  registerRequestLogging(app)
+
+  await app.register(storePlugin, { config, clientOverrides: dependencies.clientOverrides })
+  await app.register(authPlugin, { config, verifier: dependencies.verifier })
+
+  const repository = new NotesRepository(
+    app.store.documentClient,
+    config.tableName,
+    dependencies.repositoryOptions,
+  )
+  await app.register(notesRoutes, { repository })
+  await app.register(healthRoutes)
+
+  return app
+}
+
+/** Log one line per response: 5xx at error, everything else at info. */
+function registerRequestLogging (app: FastifyInstance): void {
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    const entry = {
+      method: request.method,
+      url: request.url,
+      statusCode: reply.statusCode,
+      responseTimeMs: Math.round(reply.elapsedTime),
+      userId: request.userId === '' ? undefined : request.userId,
+    }
+    if (reply.statusCode >= 500) request.log.error(entry, 'request completed')
+    else request.log.info(entry, 'request completed')
+  })
+}
+
+async function healthRoutes (app: FastifyInstance): Promise<void> {
+  app.get('/health', async () => ({ status: 'ok' }))
+
+  app.get('/ready', async (request, reply) => {
+    if (await app.store.isReachable()) return { status: 'ready' }
+    return reply.code(503).header('retry-after', '5').send({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: `The notes table "${app.store.tableName}" is not reachable; check the database and retry.`,
+      code: 'STORE_UNAVAILABLE',
+    })
+  })
+}

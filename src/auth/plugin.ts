@@ -1,0 +1,69 @@
+import fastifyJwt from '@fastify/jwt'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
+import { UnauthorizedError } from '../errors.js'
+import { resolveLocalSecret } from './local-secret.js'
+import { localJwtOptions } from './local-tokens.js'
+import { cognitoTokenVerifier, createCognitoVerifier, type TokenVerifier } from './verifiers.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Owner of every note the request reads or writes: the token's `sub`. */
+    userId: string
+  }
+  interface FastifyInstance {
+    /** Hook that rejects a request without a valid bearer token. */
+    authenticate (request: FastifyRequest): Promise<void>
+  }
+}
+
+export interface AuthPluginOptions {
+  config: Config
+  /** Verifier to use in place of the one built from config (tests pass a Cognito verifier with local keys). */
+  verifier?: TokenVerifier | undefined
+}
+
+/** Longest `sub` accepted; Cognito's are 36-character UUIDs. */
+const MAX_SUBJECT_LENGTH = 256
+const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]+)$/
+
+async function authPlugin (app: FastifyInstance, options: AuthPluginOptions) {
+  const verifier = options.verifier ?? await buildVerifier(app, options.config)
+
+  app.decorateRequest('userId', '')
+  app.decorate('authenticate', async (request: FastifyRequest) => {
+    const header = request.headers.authorization
+    if (header === undefined) throw new UnauthorizedError('no Authorization header')
+    const match = BEARER.exec(header)
+    if (match === null) throw new UnauthorizedError('Authorization header is not "Bearer <token>"')
+
+    let sub: string
+    try {
+      sub = (await verifier.verify(match[1] as string)).sub
+    } catch (err) {
+      throw new UnauthorizedError(`token rejected: ${(err as Error).message}`)
+    }
+    if (sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH) {
+      throw new UnauthorizedError(`sub claim has ${sub.length} characters, outside 1-${MAX_SUBJECT_LENGTH}`)
+    }
+    request.userId = sub
+  })
+}
+
+async function buildVerifier (app: FastifyInstance, config: Config): Promise<TokenVerifier> {
+  if (config.auth.mode === 'cognito') {
+    return cognitoTokenVerifier(createCognitoVerifier(config.auth))
+  }
+
+  await app.register(fastifyJwt, localJwtOptions(await resolveLocalSecret(config)))
+  return {
+    async verify (token) {
+      const payload = app.jwt.verify<{ sub?: unknown }>(token)
+      if (typeof payload.sub !== 'string') throw new Error('sub claim is not a string')
+      return { sub: payload.sub }
+    },
+  }
+}
+
+export default fp(authPlugin, { name: 'auth', fastify: '5.x' })

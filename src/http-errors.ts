@@ -1,0 +1,164 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import {
+  NotesSyncError,
+  StoreUnavailableError,
+  UnauthorizedError,
+  VersionConflictError,
+  type ErrorCode,
+} from './errors.js'
+
+/** HTTP status of each error code; the one place where errors meet HTTP. */
+export const STATUS_BY_CODE: Record<ErrorCode, number> = {
+  INVALID_REQUEST: 400,
+  INVALID_JSON: 400,
+  INVALID_CURSOR: 400,
+  INVALID_TEXT: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  VERSION_CONFLICT: 409,
+  BODY_TOO_LARGE: 413,
+  NOTE_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  STORE_THROTTLED: 503,
+  STORE_UNAVAILABLE: 503,
+  INTERNAL_ERROR: 500,
+}
+
+interface HttpError {
+  code: ErrorCode
+  message: string
+  headers?: Record<string, string>
+  extra?: Record<string, unknown>
+}
+
+/** Fastify's own request errors, by their FST_ code. */
+const FASTIFY_ERRORS: Record<string, (error: FastifyError) => HttpError> = {
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => ({
+    code: 'INVALID_JSON',
+    message: 'The request body is empty; send a JSON object such as {"noteId":"a1"}.',
+  }),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => ({
+    code: 'INVALID_JSON',
+    message: 'The request body is not valid JSON; send a JSON object.',
+  }),
+  FST_ERR_CTP_BODY_TOO_LARGE: () => ({
+    code: 'BODY_TOO_LARGE',
+    message: 'The request body is larger than the server accepts; a note must fit in 400 KB as stored.',
+  }),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => ({
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'Unsupported Content-Type; send the body as application/json.',
+  }),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => ({
+    code: 'INVALID_REQUEST',
+    message: 'The Content-Length header does not match the body; resend the request.',
+  }),
+  FST_ERR_CTP_INVALID_TYPE: () => ({
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'Invalid Content-Type header; send the body as application/json.',
+  }),
+}
+
+/** Turn any error raised while serving a request into the error the client sees. */
+export function toHttpError (error: unknown, requestId: string): HttpError {
+  if (error instanceof VersionConflictError) {
+    return { code: error.code, message: error.message, extra: { current: error.current } }
+  }
+  if (error instanceof StoreUnavailableError) {
+    return { code: error.code, message: error.message, headers: { 'retry-after': String(error.retryAfterSeconds) } }
+  }
+  if (error instanceof UnauthorizedError) {
+    return { code: error.code, message: error.message, headers: { 'www-authenticate': 'Bearer' } }
+  }
+  if (error instanceof NotesSyncError) return { code: error.code, message: error.message }
+
+  const fastifyError = error as FastifyError
+  if (fastifyError.validation !== undefined) {
+    return { code: 'INVALID_REQUEST', message: validationMessage(fastifyError) }
+  }
+  const mapper = FASTIFY_ERRORS[fastifyError.code]
+  if (mapper !== undefined) return mapper(fastifyError)
+  if (isProtoPoisoning(fastifyError)) {
+    return {
+      code: 'INVALID_JSON',
+      message: 'The request body contains a "__proto__" or "constructor.prototype" key; remove it.',
+    }
+  }
+  if (fastifyError.statusCode === 400 && error instanceof SyntaxError) {
+    return { code: 'INVALID_JSON', message: 'The request body is not valid JSON; send a JSON object.' }
+  }
+  return {
+    code: 'INTERNAL_ERROR',
+    message: `Internal server error; retry later, and report request id ${requestId} if it persists.`,
+  }
+}
+
+function isProtoPoisoning (error: FastifyError): boolean {
+  return error.statusCode === 400 && /prototype property/.test(error.message)
+}
+
+/** Describe the first validation failure with the field's name and what it accepts. */
+function validationMessage (error: FastifyError): string {
+  const [first] = error.validation ?? []
+  const part = error.validationContext ?? 'request'
+  if (first === undefined) return `Invalid ${part}.`
+
+  const missing = (first.params as { missingProperty?: string }).missingProperty
+  const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.')
+  const field = missing ?? path
+  const hint = FIELD_HINTS[field]
+  if (field === '') return `Invalid ${part}: it ${first.message ?? 'is invalid'}; send a JSON object.`
+  if (missing !== undefined) return `Invalid ${part}: "${field}" is missing; ${hint ?? 'it is required'}.`
+  return `Invalid ${part}: "${field}" ${first.message ?? 'is invalid'}${hint === undefined ? '' : `; ${hint}`}.`
+}
+
+const FIELD_HINTS: Record<string, string> = {
+  noteId: 'it must be 1 to 128 letters, digits, "-", "_", "." or ":"',
+  title: 'it must be a string',
+  content: 'it must be a string',
+  isDeleted: 'it must be true or false',
+  version: 'it must be the integer version of the stored note, or 0 to create a new note',
+  limit: 'it must be an integer from 1 to 1000',
+  cursor: 'it must be a cursor from a previous response',
+  lastUpdated: 'it must be epoch milliseconds as a non-negative integer',
+  updated: 'it must be epoch milliseconds as a non-negative integer',
+}
+
+/** Register the error handler and the not-found handler. */
+export function registerErrorHandlers (app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const httpError = toHttpError(error, request.id)
+    const statusCode = STATUS_BY_CODE[httpError.code]
+
+    if (statusCode >= 500) {
+      request.log.error({ err: error, code: httpError.code }, 'request failed')
+    } else if (error instanceof UnauthorizedError) {
+      request.log.info({ code: httpError.code, reason: error.reason }, 'authentication failed')
+    } else {
+      request.log.info({ code: httpError.code, reason: httpError.message }, 'request rejected')
+    }
+
+    return reply
+      .code(statusCode)
+      .headers(httpError.headers ?? {})
+      .send({
+        statusCode,
+        error: STATUS_CODES[statusCode],
+        message: httpError.message,
+        code: httpError.code,
+        ...httpError.extra,
+      })
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    request.log.info({ method: request.method, url: request.url }, 'route not found')
+    return reply.code(404).send({
+      statusCode: 404,
+      error: STATUS_CODES[404],
+      message: `Route ${request.method} ${request.url.split('?')[0]} not found; ` +
+        'the API serves GET and POST /notes, GET /health and GET /ready.',
+      code: 'NOT_FOUND',
+    })
+  })
+}

@@ -1,0 +1,124 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { InvalidRequestError } from '../errors.js'
+import { decodeCursor, encodeCursor, type Cursor } from './cursor.js'
+import type { NotesRepository } from './repository.js'
+import {
+  ConflictResponse,
+  DEFAULT_PAGE_SIZE,
+  ErrorResponse,
+  MAX_PAGE_SIZE,
+  Note,
+  NoteInput,
+  PullQuery,
+  PullResponse,
+} from './schemas.js'
+
+export interface NotesRoutesOptions {
+  repository: NotesRepository
+}
+
+const errorResponses = {
+  400: ErrorResponse,
+  401: ErrorResponse,
+  413: ErrorResponse,
+  415: ErrorResponse,
+  503: ErrorResponse,
+}
+
+/** POST /notes and GET /notes, each behind bearer-token authentication. */
+export const notesRoutes: FastifyPluginAsyncTypebox<NotesRoutesOptions> = async (app, { repository }) => {
+  // onRequest, not preHandler: a request without a valid token is rejected
+  // before its body is read, parsed or validated.
+  app.addHook('onRequest', app.authenticate)
+
+  app.post('/notes', {
+    schema: {
+      body: NoteInput,
+      response: { 200: Note, 201: Note, 409: ConflictResponse, ...errorResponses },
+    },
+  }, async (request, reply) => {
+    const note = request.body
+    assertWellFormedText(note)
+
+    const result = await repository.put(request.userId, note, request.log)
+
+    reply.code(result.created ? 201 : 200)
+    return result.note
+  })
+
+  app.get('/notes', {
+    schema: {
+      querystring: PullQuery,
+      response: { 200: PullResponse, ...errorResponses },
+    },
+  }, async (request) => {
+    const { userId } = request
+    const limit = parseLimit(request.query.limit)
+    const cursor = parsePullPosition(userId, request.query)
+
+    if (cursor.kind === 'seq') {
+      const page = await repository.changesSince(userId, cursor.seq, limit)
+      return {
+        notes: page.notes,
+        cursor: encodeCursor(userId, { kind: 'seq', seq: page.position }),
+        hasMore: page.hasMore,
+      }
+    }
+
+    const page = await repository.updatedSince(userId, cursor, limit)
+    return {
+      notes: page.notes,
+      cursor: encodeCursor(userId, { kind: 'updated', ...(page.position ?? cursor) }),
+      hasMore: page.hasMore,
+    }
+  })
+}
+
+function parseLimit (text: string | undefined): number {
+  if (text === undefined) return DEFAULT_PAGE_SIZE
+  const limit = Number(text)
+  if (limit < 1 || limit > MAX_PAGE_SIZE) {
+    throw new InvalidRequestError(`Invalid querystring: "limit" is ${text}; it must be an integer from 1 to ${MAX_PAGE_SIZE}.`)
+  }
+  return limit
+}
+
+/**
+ * Read where a pull starts: a cursor of either form, a `lastUpdated` time
+ * (also spelled `updated`), or the start of the change feed.
+ */
+function parsePullPosition (userId: string, query: PullQuery): Cursor {
+  const given = [query.cursor, query.lastUpdated, query.updated].filter((value) => value !== undefined)
+  if (given.length > 1) {
+    throw new InvalidRequestError(
+      'Invalid querystring: send only one of "cursor", "lastUpdated" and "updated".',
+    )
+  }
+  if (query.cursor !== undefined) return decodeCursor(userId, query.cursor)
+
+  const time = query.lastUpdated ?? query.updated
+  if (time === undefined) return { kind: 'seq', seq: 0 }
+  const updated = Number(time)
+  if (!Number.isSafeInteger(updated)) {
+    throw new InvalidRequestError(
+      `Invalid querystring: "lastUpdated" is ${time}, beyond the largest safe integer; send epoch milliseconds.`,
+    )
+  }
+  return { kind: 'updated', updated }
+}
+
+/**
+ * Reject strings with lone UTF-16 surrogates. JSON allows them, but UTF-8
+ * cannot encode them, so DynamoDB would store U+FFFD in their place.
+ */
+function assertWellFormedText (note: NoteInput): void {
+  for (const field of ['title', 'content'] as const) {
+    if (!note[field].isWellFormed()) {
+      throw new InvalidRequestError(
+        `Invalid body: "${field}" contains a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape); ` +
+        'send valid Unicode text.',
+        'INVALID_TEXT',
+      )
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify'
+import { buildApp, type AppDependencies } from '../../src/app.js'
+import { signLocalToken } from '../../src/auth/local-tokens.js'
+import { loadConfig, type Config } from '../../src/config.js'
+import { createTestTable, testStore } from './store.js'
+
+export const TEST_SECRET = 'test-secret-for-local-tokens-0123456789abcdef'
+
+interface TapTest {
+  teardown (fn: () => Promise<void> | void): void
+  comment (...message: unknown[]): void
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  config: Config
+  tableName: string
+  endpoint: string
+}
+
+let announced = false
+
+/**
+ * Build the app against this file's store with a fresh table and local
+ * auth, closed at the end of the test. `environment` adds variables; pass
+ * NOTES_TABLE to share a table between two apps.
+ */
+export async function buildTestApp (
+  t: TapTest,
+  environment: Record<string, string> = {},
+  dependencies: AppDependencies = {},
+): Promise<TestApp> {
+  const store = await testStore()
+  if (!announced) {
+    t.comment(`store: ${store.description}`)
+    announced = true
+  }
+  const tableName = environment.NOTES_TABLE ?? await createTestTable(t, store.endpoint)
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    STORE: 'dynamodb',
+    DYNAMODB_ENDPOINT: store.endpoint,
+    AUTH_MODE: 'local',
+    LOCAL_AUTH_SECRET: TEST_SECRET,
+    ...environment,
+    NOTES_TABLE: tableName,
+  })
+  const app = await buildApp(config, dependencies)
+  t.teardown(() => app.close())
+  return { app, config, tableName, endpoint: store.endpoint }
+}
+
+/** Sign a local token for `userId`, valid for an hour. */
+export function tokenFor (userId: string): Promise<string> {
+  return signLocalToken(TEST_SECRET, userId, 3600)
+}
+
+/** Headers of an authenticated JSON request. */
+export async function authHeaders (userId: string): Promise<Record<string, string>> {
+  return { authorization: `Bearer ${await tokenFor(userId)}` }
+}
