@@ -55,6 +55,9 @@ const EnvSchema = Type.Object({
 
 type Env = Static<typeof EnvSchema>
 
+/** Names of every environment variable the service reads. */
+export const ENVIRONMENT_VARIABLES = Object.freeze(Object.keys(EnvSchema.properties))
+
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
 export type StoreConfig =
@@ -153,7 +156,7 @@ export function loadConfig (environment: Record<string, string | undefined>): Co
 
 function parseEnv (environment: Record<string, string | undefined>): Env {
   const input: Record<string, string> = {}
-  for (const name of Object.keys(EnvSchema.properties)) {
+  for (const name of ENVIRONMENT_VARIABLES) {
     const value = environment[name]
     // An empty variable (NAME= in an env file) counts as not set.
     if (value !== undefined && value !== '') input[name] = value

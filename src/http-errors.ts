@@ -60,7 +60,7 @@ const FASTIFY_ERRORS: Record<string, (error: FastifyError) => HttpError> = {
   }),
 }
 
-/** Turn any error raised while serving a request into the error the client sees. */
+/** Convert any error raised while serving a request to the error response the client receives. */
 export function toHttpError (error: unknown, requestId: string): HttpError {
   if (error instanceof VersionConflictError) {
     return { code: error.code, message: error.message, extra: { current: error.current } }

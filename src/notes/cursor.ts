@@ -3,8 +3,8 @@ import { InvalidRequestError } from '../errors.js'
 
 /**
  * Opaque pull cursors. A change-feed cursor stores the last sequence number
- * the client has applied; a timestamp cursor stores the position in the
- * (updated, noteId) order of the timestamp form, without a noteId when the
+ * the client has applied. A timestamp cursor stores a position in the
+ * (updated, noteId) order of the timestamp form. It has no noteId when the
  * next pull starts strictly after a time. Both carry a short hash of
  * the owner so that a cursor sent by another user is rejected, not silently
  * read as a position in this user's feed.

@@ -127,7 +127,7 @@ export class NotesRepository {
       return await this.#writeNote(userId, input, seq, now, deadline, log)
     } catch (err) {
       if (!(err instanceof VersionConflictError) && !isDefiniteRejection(err)) {
-        // The write may still be applied after this answer. Keeping the
+        // The write may still be applied after this error. Keeping the
         // intent holds pulls below seq until the intent times out, so no
         // reader can pass seq before the late write is visible.
         releaseIntent = false
@@ -299,8 +299,8 @@ export class NotesRepository {
     // stored item with the failure, so read it.
     const item = await this.#getItem(userId, input.noteId)
     if (item !== undefined && item[SEQ_ATTRIBUTE] === seq) {
-      // Only this write holds seq, so this is an SDK retry of a write that
-      // had already been applied.
+      // No other write was given seq, so this is an SDK retry of a write
+      // that had already been applied.
       log.info({ noteId: input.noteId, seq }, 'note write retried after it was applied')
       const note = toNote(item)
       return { note, created: note.version === 1 }
@@ -328,7 +328,7 @@ export class NotesRepository {
       }
     } catch (err) {
       // The note is stored; the intent will time out and stop holding pulls.
-      log.warn({ err, userId }, 'releasing write intent failed; it holds pulls until it times out')
+      log.warn({ err, userId }, 'write intent release failed; the intent blocks pulls until it times out')
     }
   }
 

@@ -88,8 +88,8 @@ function parseLimit (text: string | undefined): number {
  * (also spelled `updated`), or the start of the change feed.
  */
 function parsePullPosition (userId: string, query: PullQuery): Cursor {
-  const given = [query.cursor, query.lastUpdated, query.updated].filter((value) => value !== undefined)
-  if (given.length > 1) {
+  const positions = [query.cursor, query.lastUpdated, query.updated].filter((value) => value !== undefined)
+  if (positions.length > 1) {
     throw new InvalidRequestError(
       'Invalid querystring: send only one of "cursor", "lastUpdated" and "updated".',
     )

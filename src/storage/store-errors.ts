@@ -18,8 +18,8 @@ export function isThrottling (err: unknown): boolean {
 }
 
 /**
- * True when DynamoDB answered and rejected the request, so it was not
- * applied. Network errors, timeouts and 5xx answers leave the outcome
+ * True when DynamoDB responded and rejected the request, so it was not
+ * applied. Network errors, timeouts and 5xx responses leave the outcome
  * unknown: the write may have been applied.
  */
 export function isDefiniteRejection (err: unknown): boolean {
@@ -63,7 +63,7 @@ const NETWORK_ERROR_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
 ])
 
-/** A network failure, a timeout or a 5xx answer from the store. */
+/** A network failure, a timeout or a 5xx response from the store. */
 function isUnreachable (err: unknown): boolean {
   const sdkError = err as SdkError
   const status = sdkError?.$metadata?.httpStatusCode

@@ -3,6 +3,16 @@ import { createServer } from 'node:net'
 
 export const REPOSITORY_ROOT = new URL('../../', import.meta.url).pathname
 
+/**
+ * Environment of a child process. Without NODE_V8_COVERAGE, because V8
+ * coverage of the compiled dist/ files does not merge with the coverage tap
+ * records for src/ in the test process, and would garble the report.
+ */
+function childEnvironment (env: Record<string, string>): Record<string, string | undefined> {
+  const { NODE_V8_COVERAGE: _coverage, ...inherited } = process.env
+  return { ...inherited, ...env }
+}
+
 /** Find a free TCP port on 127.0.0.1. */
 export function freePort (): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -24,7 +34,7 @@ export interface RunResult {
 /** Run a command to completion in the repository root. */
 export function run (command: string, args: string[], env: Record<string, string>): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPOSITORY_ROOT, env: { ...process.env, ...env } })
+    const child = spawn(command, args, { cwd: REPOSITORY_ROOT, env: childEnvironment(env) })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk) => { stdout += chunk })
@@ -56,7 +66,7 @@ export function startProcess (
 ): Promise<ServerProcess> {
   const child = spawn(command, args, {
     cwd: REPOSITORY_ROOT,
-    env: { ...process.env, ...env },
+    env: childEnvironment(env),
     detached: true,
   })
   let stdout = ''
