@@ -9,6 +9,9 @@ import { registerErrorHandlers } from './http-errors.js'
 import { MAX_ITEM_BYTES } from './notes/item-size.js'
 import { NotesRepository, type RepositoryOptions } from './notes/repository.js'
 import { notesRoutes } from './notes/routes.js'
+import { ErrorResponse, HealthResponse } from './notes/schemas.js'
+import metricsPlugin from './observability/metrics.js'
+import openapiPlugin from './observability/openapi.js'
 import storePlugin from './storage/plugin.js'
 
 /**
@@ -70,24 +73,37 @@ export async function buildApp (config: Config, dependencies: AppDependencies = 
   registerErrorHandlers(app)
   registerRequestLogging(app)
 
+  await app.register(metricsPlugin)
+  await app.register(openapiPlugin)
   await app.register(storePlugin, { config, clientOverrides: dependencies.clientOverrides })
+  app.metrics.instrument(app.store.client)
   await app.register(authPlugin, { config, verifier: dependencies.verifier })
 
-  const repository = new NotesRepository(
-    app.store.documentClient,
-    config.tableName,
-    dependencies.repositoryOptions,
-  )
+  const repository = new NotesRepository(app.store.documentClient, config.tableName, {
+    ...dependencies.repositoryOptions,
+    events: app.metrics.repositoryEvents(),
+  })
   await app.register(notesRoutes, { repository })
   await app.register(healthRoutes)
 
   return app
 }
 
-/** Log one line per response: 5xx at error, everything else at info. */
+/**
+ * Log one line per response, 5xx at error and everything else at info, and
+ * tag responses with their request id. Once the server is closing, every
+ * response also closes its connection: a keep-alive connection that was busy
+ * when closing began would otherwise stay open until keepAliveTimeout and
+ * hold up the shutdown.
+ */
 function registerRequestLogging (app: FastifyInstance): void {
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
+    if (closing) reply.header('connection', 'close')
   })
   app.addHook('onResponse', async (request, reply) => {
     const entry = {
@@ -103,9 +119,17 @@ function registerRequestLogging (app: FastifyInstance): void {
 }
 
 async function healthRoutes (app: FastifyInstance): Promise<void> {
-  app.get('/health', async () => ({ status: 'ok' }))
+  app.get('/health', {
+    schema: { summary: 'Liveness: the process is up', tags: ['health'], response: { 200: HealthResponse } },
+  }, async () => ({ status: 'ok' }))
 
-  app.get('/ready', async (request, reply) => {
+  app.get('/ready', {
+    schema: {
+      summary: 'Readiness: the notes table is reachable',
+      tags: ['health'],
+      response: { 200: HealthResponse, 503: ErrorResponse },
+    },
+  }, async (request, reply) => {
     if (await app.store.isReachable()) return { status: 'ready' }
     return reply.code(503).header('retry-after', '5').send({
       statusCode: 503,

@@ -23,7 +23,7 @@ import {
 } from '../storage/table.js'
 import { isDefiniteRejection, toStoreUnavailable } from '../storage/store-errors.js'
 import { MAX_ITEM_BYTES, itemSizeUpperBound } from './item-size.js'
-import type { Note, NoteInput } from './schemas.js'
+import type { Note, NoteWrite } from './schemas.js'
 import { computeHorizon, intentAttributes, staleIntentTokens } from './sync-state.js'
 
 /** Logger methods the repository uses; request.log and pino both fit. */
@@ -44,6 +44,19 @@ export interface RepositoryOptions {
   now?: () => number
   /** How long a tombstone is kept before DynamoDB TTL may delete it, in seconds. */
   tombstoneTtlSeconds?: number
+  /** Receives counts for metrics. */
+  events?: RepositoryEvents
+}
+
+/** Counts the repository reports; the metrics plugin turns them into Prometheus counters. */
+export interface RepositoryEvents {
+  versionConflict (): void
+  abandonedIntentsCleared (count: number): void
+}
+
+const IGNORED_EVENTS: RepositoryEvents = {
+  versionConflict: () => {},
+  abandonedIntentsCleared: () => {},
 }
 
 export interface PutResult {
@@ -96,6 +109,7 @@ export class NotesRepository {
   readonly #intentTimeoutMs: number
   readonly #tombstoneTtlSeconds: number
   readonly #now: () => number
+  readonly #events: RepositoryEvents
 
   constructor (client: DynamoDBDocumentClient, tableName: string, options: RepositoryOptions = {}) {
     this.#client = client
@@ -104,6 +118,7 @@ export class NotesRepository {
     this.#intentTimeoutMs = options.intentTimeoutMs ?? 60_000
     this.#tombstoneTtlSeconds = options.tombstoneTtlSeconds ?? 90 * 24 * 3600
     this.#now = options.now ?? Date.now
+    this.#events = options.events ?? IGNORED_EVENTS
     if (this.#intentTimeoutMs < 3 * this.#writeDeadlineMs) {
       throw new RangeError('intentTimeoutMs must be at least three times writeDeadlineMs')
     }
@@ -114,7 +129,7 @@ export class NotesRepository {
    * if the stored note is at that version (0: only if it does not exist),
    * else VersionConflictError carries the stored note.
    */
-  async put (userId: string, input: NoteInput, log: RepositoryLogger): Promise<PutResult> {
+  async put (userId: string, input: NoteWrite, log: RepositoryLogger): Promise<PutResult> {
     const now = this.#now()
     this.#checkSize(userId, input)
 
@@ -207,7 +222,7 @@ export class NotesRepository {
     return item === undefined ? null : toNote(item)
   }
 
-  #checkSize (userId: string, input: NoteInput): void {
+  #checkSize (userId: string, input: NoteWrite): void {
     const item: Record<string, string | number | boolean> = {
       [PARTITION_KEY]: userId,
       [SORT_KEY]: input.noteId,
@@ -246,7 +261,7 @@ export class NotesRepository {
 
   async #writeNote (
     userId: string,
-    input: NoteInput,
+    input: NoteWrite,
     seq: number,
     now: number,
     deadline: AbortSignal,
@@ -305,6 +320,7 @@ export class NotesRepository {
       const note = toNote(item)
       return { note, created: note.version === 1 }
     }
+    this.#events.versionConflict()
     throw new VersionConflictError(input.noteId, input.version ?? 0, item === undefined ? null : toNote(item))
   }
 
@@ -324,6 +340,7 @@ export class NotesRepository {
         ExpressionAttributeNames: names,
       }))
       if (staleTokens.length > 0) {
+        this.#events.abandonedIntentsCleared(staleTokens.length)
         log.warn({ userId, abandonedIntents: staleTokens.length }, 'abandoned write intents cleared')
       }
     } catch (err) {

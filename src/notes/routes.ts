@@ -11,6 +11,8 @@ import {
   NoteInput,
   PullQuery,
   PullResponse,
+  withDefaults,
+  type NoteWrite,
 } from './schemas.js'
 
 export interface NotesRoutesOptions {
@@ -33,11 +35,16 @@ export const notesRoutes: FastifyPluginAsyncTypebox<NotesRoutesOptions> = async 
 
   app.post('/notes', {
     schema: {
+      summary: 'Create or replace one note',
+      description: 'With `version`, the write applies only if the stored note is at that version (0: only if it ' +
+        'does not exist); otherwise 409 with the stored note in `current`. Without it, the last write wins.',
+      tags: ['notes'],
+      security: [{ bearerAuth: [] }],
       body: NoteInput,
       response: { 200: Note, 201: Note, 409: ConflictResponse, ...errorResponses },
     },
   }, async (request, reply) => {
-    const note = request.body
+    const note = withDefaults(request.body)
     assertWellFormedText(note)
 
     const result = await repository.put(request.userId, note, request.log)
@@ -48,6 +55,11 @@ export const notesRoutes: FastifyPluginAsyncTypebox<NotesRoutesOptions> = async 
 
   app.get('/notes', {
     schema: {
+      summary: 'Pull changes since a cursor',
+      description: 'Returns changes in order. Call again with the returned cursor while `hasMore` is true. ' +
+        '`lastUpdated` (or `updated`) pulls notes updated after a time instead.',
+      tags: ['notes'],
+      security: [{ bearerAuth: [] }],
       querystring: PullQuery,
       response: { 200: PullResponse, ...errorResponses },
     },
@@ -111,7 +123,7 @@ function parsePullPosition (userId: string, query: PullQuery): Cursor {
  * Reject strings with lone UTF-16 surrogates. JSON allows them, but UTF-8
  * cannot encode them, so DynamoDB would store U+FFFD in their place.
  */
-function assertWellFormedText (note: NoteInput): void {
+function assertWellFormedText (note: NoteWrite): void {
   for (const field of ['title', 'content'] as const) {
     if (!note[field].isWellFormed()) {
       throw new InvalidRequestError(

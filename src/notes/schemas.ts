@@ -5,15 +5,30 @@ export const NOTE_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$'
 export const MAX_PAGE_SIZE = 1000
 export const DEFAULT_PAGE_SIZE = 100
 
+/** Values of the fields a push leaves out: a push replaces the whole note. */
+export const NOTE_DEFAULTS = Object.freeze({ title: '', content: '', isDeleted: false })
+
 export const NoteInput = Type.Object({
   noteId: Type.String({ pattern: NOTE_ID_PATTERN }),
-  title: Type.String({ default: '' }),
-  content: Type.String({ default: '' }),
-  isDeleted: Type.Boolean({ default: false }),
-  version: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+  title: Type.Optional(Type.String({ default: NOTE_DEFAULTS.title })),
+  content: Type.Optional(Type.String({ default: NOTE_DEFAULTS.content })),
+  isDeleted: Type.Optional(Type.Boolean({ default: NOTE_DEFAULTS.isDeleted })),
+  version: Type.Optional(Type.Integer({
+    minimum: 0,
+    maximum: Number.MAX_SAFE_INTEGER,
+    description: 'Version the edit is based on; 0 creates the note only if it does not exist',
+  })),
 }, { additionalProperties: false })
 
+/** A push as the client sent it. */
 export type NoteInput = Static<typeof NoteInput>
+
+/** A push with every field filled in, as the repository writes it. */
+export type NoteWrite = Required<Omit<NoteInput, 'version'>> & Pick<NoteInput, 'version'>
+
+export function withDefaults (input: NoteInput): NoteWrite {
+  return { ...NOTE_DEFAULTS, ...input } as NoteWrite
+}
 
 export const Note = Type.Object({
   noteId: Type.String(),
@@ -45,6 +60,8 @@ export const PullResponse = Type.Object({
   cursor: Type.String(),
   hasMore: Type.Boolean(),
 })
+
+export const HealthResponse = Type.Object({ status: Type.String() })
 
 export const ErrorResponse = Type.Object({
   statusCode: Type.Integer(),
