@@ -68,7 +68,7 @@ t.test('GET /ready is 503 once closing starts', async (t) => {
   await app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = app.server.address() as { port: number }
   const body = JSON.stringify({ noteId: 'a' })
-  const token = (await authHeaders('alice')).authorization
+  const token = (await authHeaders('alice')).authorization as string
 
   // A slow push holds the server open while it closes. A readiness probe
   // whose headers were only partly sent before closing began is routed
