@@ -8,7 +8,6 @@ export const TEST_SECRET = 'test-secret-for-local-tokens-0123456789abcdef'
 
 interface TapTest {
   teardown (fn: () => Promise<void> | void): void
-  comment (...message: unknown[]): void
 }
 
 export interface TestApp {
@@ -17,8 +16,6 @@ export interface TestApp {
   tableName: string
   endpoint: string
 }
-
-let announced = false
 
 /**
  * Build the app against this file's store with a fresh table and local
@@ -31,10 +28,6 @@ export async function buildTestApp (
   dependencies: AppDependencies = {},
 ): Promise<TestApp> {
   const store = await testStore()
-  if (!announced) {
-    t.comment(`store: ${store.description}`)
-    announced = true
-  }
   const tableName = environment.NOTES_TABLE ?? await createTestTable(t, store.endpoint)
   const config = loadConfig({
     NODE_ENV: 'test',

@@ -13,15 +13,24 @@ export interface TestStore {
   close (): Promise<void>
 }
 
+/** DynamoDB Local image of the container store; docker-compose.yml pins the same one. */
+export const DYNAMODB_LOCAL_IMAGE = 'amazon/dynamodb-local:3.3.1'
+
 let shared: Promise<TestStore> | undefined
 
 /**
- * Return this test file's store: the endpoint in DYNAMODB_ENDPOINT when set
- * (DynamoDB Local, AWS), else an in-memory dynalite on loopback. Every test
- * talks to it over HTTP through the real SDK.
+ * Return this test file's store, chosen in this order:
+ * - the endpoint in DYNAMODB_ENDPOINT (DynamoDB Local, AWS);
+ * - with TEST_STORE=container and a container runtime, DynamoDB Local in a
+ *   container started by testcontainers;
+ * - an in-memory dynalite on loopback.
+ * Every test talks to it over HTTP through the real SDK.
  */
 export function testStore (): Promise<TestStore> {
-  shared ??= openStore()
+  shared ??= openStore().then((store) => {
+    tap.comment(`store: ${store.description}`)
+    return store
+  })
   return shared
 }
 
@@ -30,10 +39,35 @@ async function openStore (): Promise<TestStore> {
   if (endpoint !== undefined && endpoint !== '') {
     return { endpoint, description: `endpoint ${endpoint}`, close: async () => {} }
   }
+  if (process.env.TEST_STORE === 'container') {
+    const container = await startContainerStore()
+    if (container !== undefined) return container
+  }
   const embedded: EmbeddedStore = await startEmbeddedStore(null)
   // Close the server when the whole test file ends, or its socket keeps the process alive.
   tap.teardown(() => embedded.close())
-  return { endpoint: embedded.endpoint, description: 'dynalite in memory', close: () => embedded.close() }
+  const note = process.env.TEST_STORE === 'container' ? ' (TEST_STORE=container, but no container runtime found)' : ''
+  return { endpoint: embedded.endpoint, description: `dynalite in memory${note}`, close: () => embedded.close() }
+}
+
+/** Start DynamoDB Local with testcontainers, or return undefined without a container runtime. */
+async function startContainerStore (): Promise<TestStore | undefined> {
+  const { GenericContainer, Wait, getContainerRuntimeClient } = await import('testcontainers')
+  try {
+    await getContainerRuntimeClient()
+  } catch {
+    return undefined
+  }
+  const container = await new GenericContainer(DYNAMODB_LOCAL_IMAGE)
+    .withCommand(['-jar', 'DynamoDBLocal.jar', '-inMemory', '-sharedDb'])
+    .withExposedPorts(8000)
+    .withWaitStrategy(Wait.forListeningPorts())
+    .start()
+  tap.teardown(async () => {
+    await container.stop()
+  })
+  const endpoint = `http://${container.getHost()}:${container.getMappedPort(8000)}`
+  return { endpoint, description: `DynamoDB Local container ${DYNAMODB_LOCAL_IMAGE}`, close: () => container.stop().then(() => {}) }
 }
 
 export function testClients (endpoint: string): DynamoClients {
