@@ -12,6 +12,7 @@ import { notesRoutes } from './notes/routes.js'
 import { ErrorResponse, HealthResponse } from './notes/schemas.js'
 import metricsPlugin from './observability/metrics.js'
 import openapiPlugin from './observability/openapi.js'
+import protectionPlugin from './protection.js'
 import storePlugin from './storage/plugin.js'
 
 /**
@@ -30,7 +31,6 @@ export const BODY_LIMIT_BYTES = 2 * MAX_ITEM_BYTES
 export const SERVER_TIMEOUTS = Object.freeze({
   keepAliveTimeoutMs: 65_000,
   headersTimeoutMs: 66_000,
-  requestTimeoutMs: 30_000,
 })
 
 /** Collaborators a test can replace; production builds all of them from config. */
@@ -50,7 +50,7 @@ export async function buildApp (config: Config, dependencies: AppDependencies = 
     },
     bodyLimit: BODY_LIMIT_BYTES,
     keepAliveTimeout: SERVER_TIMEOUTS.keepAliveTimeoutMs,
-    requestTimeout: SERVER_TIMEOUTS.requestTimeoutMs,
+    requestTimeout: config.limits.requestTimeoutMs,
     // One line per request from registerRequestLogging instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
@@ -73,6 +73,7 @@ export async function buildApp (config: Config, dependencies: AppDependencies = 
   registerErrorHandlers(app)
   registerRequestLogging(app)
 
+  await app.register(protectionPlugin, config.limits)
   await app.register(metricsPlugin)
   await app.register(openapiPlugin)
   await app.register(storePlugin, { config, clientOverrides: dependencies.clientOverrides })
@@ -83,7 +84,7 @@ export async function buildApp (config: Config, dependencies: AppDependencies = 
     ...dependencies.repositoryOptions,
     events: app.metrics.repositoryEvents(),
   })
-  await app.register(notesRoutes, { repository })
+  await app.register(notesRoutes, { repository, limits: config.limits })
   await app.register(healthRoutes)
 
   return app
@@ -120,6 +121,8 @@ function registerRequestLogging (app: FastifyInstance): void {
 
 async function healthRoutes (app: FastifyInstance): Promise<void> {
   app.get('/health', {
+    // Liveness must hold under load, or the orchestrator would restart a busy task.
+    config: { pressureHandler: () => undefined },
     schema: { summary: 'Liveness: the process is up', tags: ['health'], response: { 200: HealthResponse } },
   }, async () => ({ status: 'ok' }))
 

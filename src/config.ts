@@ -51,6 +51,34 @@ const EnvSchema = Type.Object({
     minLength: 32,
     accepted: 'a random string of at least 32 characters',
   })),
+  RATE_LIMIT_MAX: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 300,
+    accepted: 'an integer from 1 to 1000000 (requests per user per window)',
+  }),
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({
+    minimum: 1,
+    maximum: 86_400,
+    default: 60,
+    accepted: 'an integer from 1 to 86400 (seconds)',
+  }),
+  CORS_ORIGINS: Type.Optional(Type.String({
+    pattern: '^https?://[^\\s,/]+(,https?://[^\\s,/]+)*$',
+    accepted: 'a comma-separated list of origins such as https://app.example.com,http://localhost:5173',
+  })),
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
+    minimum: 0,
+    maximum: 60_000,
+    default: 1000,
+    accepted: 'an integer from 0 (no load shedding) to 60000 (milliseconds)',
+  }),
+  REQUEST_TIMEOUT_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 600_000,
+    default: 30_000,
+    accepted: 'an integer from 1000 to 600000 (milliseconds)',
+  }),
 })
 
 type Env = Static<typeof EnvSchema>
@@ -76,6 +104,19 @@ export interface Config {
   readonly tableName: string
   readonly store: StoreConfig
   readonly auth: AuthConfig
+  readonly limits: LimitsConfig
+}
+
+export interface LimitsConfig {
+  /** Requests one user may make to /notes per window. */
+  readonly rateLimitMax: number
+  readonly rateLimitWindowMs: number
+  /** Origins allowed to call the API from a browser; empty disables CORS. */
+  readonly corsOrigins: readonly string[]
+  /** Event loop delay above which requests are shed with 503; 0 disables shedding. */
+  readonly maxEventLoopDelayMs: number
+  /** Time a client has to send a whole request, in milliseconds. */
+  readonly requestTimeoutMs: number
 }
 
 /** Startup configuration error: lists every invalid variable at once. */
@@ -151,6 +192,13 @@ export function loadConfig (environment: Record<string, string | undefined>): Co
     tableName: env.NOTES_TABLE,
     store: Object.freeze(store),
     auth: Object.freeze(auth),
+    limits: Object.freeze({
+      rateLimitMax: env.RATE_LIMIT_MAX,
+      rateLimitWindowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000,
+      corsOrigins: Object.freeze(env.CORS_ORIGINS?.split(',') ?? []),
+      maxEventLoopDelayMs: env.MAX_EVENT_LOOP_DELAY_MS,
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+    }),
   })
 }
 

@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'BODY_TOO_LARGE'
   | 'NOTE_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'RATE_LIMITED'
+  | 'OVERLOADED'
   | 'STORE_THROTTLED'
   | 'STORE_UNAVAILABLE'
   | 'INTERNAL_ERROR'
@@ -23,11 +25,14 @@ export type ErrorCode =
 /** Base of every error this service raises on purpose. */
 export class NotesSyncError extends Error {
   readonly code: ErrorCode
+  /** Seconds after which a retry may succeed, sent as Retry-After; undefined when a retry cannot help. */
+  readonly retryAfterSeconds: number | undefined
 
-  constructor (code: ErrorCode, message: string, options?: ErrorOptions) {
+  constructor (code: ErrorCode, message: string, options?: ErrorOptions & { retryAfterSeconds?: number }) {
     super(message, options)
     this.name = new.target.name
     this.code = code
+    this.retryAfterSeconds = options?.retryAfterSeconds
   }
 }
 
@@ -83,10 +88,25 @@ export class NoteTooLargeError extends NotesSyncError {
  * out. Clients retry after `retryAfterSeconds`.
  */
 export class StoreUnavailableError extends NotesSyncError {
-  readonly retryAfterSeconds: number
-
   constructor (code: 'STORE_THROTTLED' | 'STORE_UNAVAILABLE', message: string, options?: ErrorOptions) {
-    super(code, message, options)
-    this.retryAfterSeconds = code === 'STORE_THROTTLED' ? 1 : 5
+    super(code, message, { ...options, retryAfterSeconds: code === 'STORE_THROTTLED' ? 1 : 5 })
+  }
+}
+
+/** A user sent more requests than the rate limit allows in its window. */
+export class RateLimitedError extends NotesSyncError {
+  constructor (max: number, windowSeconds: number, retryAfterSeconds: number) {
+    super(
+      'RATE_LIMITED',
+      `Rate limit of ${max} requests per ${windowSeconds} s exceeded; retry after ${retryAfterSeconds} s.`,
+      { retryAfterSeconds },
+    )
+  }
+}
+
+/** The server sheds load because its event loop is delayed. */
+export class OverloadedError extends NotesSyncError {
+  constructor () {
+    super('OVERLOADED', 'The server is overloaded; retry after the Retry-After delay.', { retryAfterSeconds: 2 })
   }
 }

@@ -2,7 +2,6 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import {
   NotesSyncError,
-  StoreUnavailableError,
   UnauthorizedError,
   VersionConflictError,
   type ErrorCode,
@@ -20,6 +19,8 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   BODY_TOO_LARGE: 413,
   NOTE_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  OVERLOADED: 503,
   STORE_THROTTLED: 503,
   STORE_UNAVAILABLE: 503,
   INTERNAL_ERROR: 500,
@@ -65,13 +66,14 @@ export function toHttpError (error: unknown, requestId: string): HttpError {
   if (error instanceof VersionConflictError) {
     return { code: error.code, message: error.message, extra: { current: error.current } }
   }
-  if (error instanceof StoreUnavailableError) {
-    return { code: error.code, message: error.message, headers: { 'retry-after': String(error.retryAfterSeconds) } }
-  }
   if (error instanceof UnauthorizedError) {
     return { code: error.code, message: error.message, headers: { 'www-authenticate': 'Bearer' } }
   }
-  if (error instanceof NotesSyncError) return { code: error.code, message: error.message }
+  if (error instanceof NotesSyncError) {
+    return error.retryAfterSeconds === undefined
+      ? { code: error.code, message: error.message }
+      : { code: error.code, message: error.message, headers: { 'retry-after': String(error.retryAfterSeconds) } }
+  }
 
   const fastifyError = error as FastifyError
   if (fastifyError.validation !== undefined) {

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { LimitsConfig } from '../config.js'
 import { InvalidRequestError } from '../errors.js'
+import { registerUserRateLimit } from '../protection.js'
 import { decodeCursor, encodeCursor, type Cursor } from './cursor.js'
 import type { NotesRepository } from './repository.js'
 import {
@@ -17,6 +19,7 @@ import {
 
 export interface NotesRoutesOptions {
   repository: NotesRepository
+  limits: LimitsConfig
 }
 
 const errorResponses = {
@@ -24,14 +27,17 @@ const errorResponses = {
   401: ErrorResponse,
   413: ErrorResponse,
   415: ErrorResponse,
+  429: ErrorResponse,
   503: ErrorResponse,
 }
 
 /** POST /notes and GET /notes, each behind bearer-token authentication. */
-export const notesRoutes: FastifyPluginAsyncTypebox<NotesRoutesOptions> = async (app, { repository }) => {
+export const notesRoutes: FastifyPluginAsyncTypebox<NotesRoutesOptions> = async (app, { repository, limits }) => {
+
   // onRequest, not preHandler: a request without a valid token is rejected
   // before its body is read, parsed or validated.
   app.addHook('onRequest', app.authenticate)
+  await registerUserRateLimit(app, limits)
 
   app.post('/notes', {
     schema: {

@@ -28,7 +28,7 @@ t.test('OpenAPI document describes the notes routes', async (t) => {
   const pull = document.paths['/notes'].get
 
   t.same(push.security, [{ bearerAuth: [] }])
-  t.same(Object.keys(push.responses).sort(), ['200', '201', '400', '401', '409', '413', '415', '503'])
+  t.same(Object.keys(push.responses).sort(), ['200', '201', '400', '401', '409', '413', '415', '429', '503'])
   t.same(push.requestBody.content['application/json'].schema.required, ['noteId'])
   t.equal(push.requestBody.content['application/json'].schema.properties.noteId.pattern, '^[A-Za-z0-9._:-]{1,128}$')
   t.same(pull.parameters.map((parameter: { name: string }) => parameter.name).sort(),
