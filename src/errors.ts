@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'INVALID_CURSOR'
   | 'INVALID_TEXT'
   | 'UNAUTHORIZED'
+  | 'AUTH_UNAVAILABLE'
   | 'NOT_FOUND'
   | 'VERSION_CONFLICT'
   | 'BODY_TOO_LARGE'
@@ -53,6 +54,20 @@ export class UnauthorizedError extends NotesSyncError {
   constructor (reason: string) {
     super('UNAUTHORIZED', 'Missing or invalid bearer token; sign in again and send "Authorization: Bearer <token>".')
     this.reason = reason
+  }
+}
+
+/**
+ * The identity provider's signing keys could not be fetched, so a token
+ * signed with a key not cached yet cannot be checked now.
+ */
+export class AuthUnavailableError extends NotesSyncError {
+  constructor (options?: ErrorOptions) {
+    super(
+      'AUTH_UNAVAILABLE',
+      'The signing keys of the identity provider could not be fetched to verify the token; retry after the Retry-After delay.',
+      { ...options, retryAfterSeconds: 5 },
+    )
   }
 }
 

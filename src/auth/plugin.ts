@@ -2,7 +2,8 @@ import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
-import { UnauthorizedError } from '../errors.js'
+import { FetchError } from 'aws-jwt-verify/error'
+import { AuthUnavailableError, UnauthorizedError } from '../errors.js'
 import { resolveLocalSecret } from './local-secret.js'
 import { localJwtOptions } from './local-tokens.js'
 import { cognitoTokenVerifier, createCognitoVerifier, type TokenVerifier } from './verifiers.js'
@@ -42,6 +43,10 @@ async function authPlugin (app: FastifyInstance, options: AuthPluginOptions) {
     try {
       sub = (await verifier.verify(match[1] as string)).sub
     } catch (err) {
+      if (err instanceof FetchError) {
+        request.log.warn({ err }, 'fetching the signing keys of the identity provider failed')
+        throw new AuthUnavailableError({ cause: err })
+      }
       throw new UnauthorizedError(`token rejected: ${(err as Error).message}`)
     }
     if (sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH) {
