@@ -16,7 +16,8 @@ export async function signLocalToken (secret: string, sub: string, expiresInSeco
   await app.register(fastifyJwt, localJwtOptions(secret))
   await app.ready()
   try {
-    return app.jwt.sign({ sub }, { expiresIn: expiresInSeconds * 1000 })
+    // @fastify/jwt reads a number as seconds.
+    return app.jwt.sign({ sub }, { expiresIn: expiresInSeconds })
   } finally {
     await app.close()
   }

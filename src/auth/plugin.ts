@@ -27,7 +27,8 @@ export interface AuthPluginOptions {
 
 /** Longest `sub` accepted; Cognito's are 36-character UUIDs. */
 const MAX_SUBJECT_LENGTH = 256
-const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]+)$/
+/** The auth scheme is case-insensitive (RFC 7235); the token is one run of token68 characters. */
+const BEARER = /^bearer ([A-Za-z0-9._~+/=-]+)$/i
 
 async function authPlugin (app: FastifyInstance, options: AuthPluginOptions) {
   const verifier = options.verifier ?? await buildVerifier(app, options.config)

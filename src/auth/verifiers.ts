@@ -71,6 +71,8 @@ export function cognitoTokenVerifier (verifier: ReturnType<typeof createCognitoV
   return {
     async verify (token) {
       const payload = await verifier.verify(token)
+      // aws-jwt-verify does not require `sub`; Cognito always sets it.
+      if (typeof payload.sub !== 'string') throw new Error('sub claim is not a string')
       return { sub: payload.sub }
     },
   }

@@ -89,7 +89,7 @@ export function signToken (key: SigningKey, claims: object): string {
   return encodeJwt({ kid: key.kid, alg: 'RS256' }, claims, key.privateKey)
 }
 
-/** JWKS fetcher that never reaches the network: every fetch rejects and is counted. */
+/** JWKS fetcher that never reaches the network. Every fetch rejects and is counted. */
 export class RejectingFetcher {
   calls = 0
 
