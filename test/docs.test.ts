@@ -33,13 +33,19 @@ t.test('.env.example lists every variable', async (t) => {
 })
 
 t.test('README commands exist as npm scripts', async (t) => {
-  const pkg = JSON.parse(await readFile(`${REPOSITORY_ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> }
-  const named = [...readme.matchAll(/npm (?:run (?:--silent )?)?([a-z-]+)/g)].map((match) => match[1] as string)
+  const scriptsOf = async (path: string) =>
+    (JSON.parse(await readFile(`${REPOSITORY_ROOT}${path}`, 'utf8')) as { scripts: Record<string, string> }).scripts
+  const root = await scriptsOf('package.json')
+  const deploy = await scriptsOf('deploy/package.json')
   const builtIn = new Set(['ci', 'install', 'run'])
 
-  for (const script of new Set(named)) {
-    if (builtIn.has(script)) continue
-    t.ok(pkg.scripts[script], `npm ${script}`)
+  for (const line of readme.split('\n')) {
+    const scripts = line.includes('cd deploy') ? deploy : root
+    for (const match of line.matchAll(/npm (?:run (?:--silent )?)?([a-z-]+)/g)) {
+      const script = match[1] as string
+      if (builtIn.has(script)) continue
+      t.ok(scripts[script], `npm ${script} in: ${line.trim()}`)
+    }
   }
 })
 
