@@ -9,7 +9,12 @@ import {
   OperatingSystemFamily,
 } from 'aws-cdk-lib/aws-ecs'
 import { ApplicationLoadBalancedFargateService } from 'aws-cdk-lib/aws-ecs-patterns'
-import { ApplicationProtocol, SslPolicy } from 'aws-cdk-lib/aws-elasticloadbalancingv2'
+import {
+  ApplicationProtocol,
+  ListenerAction,
+  ListenerCondition,
+  SslPolicy,
+} from 'aws-cdk-lib/aws-elasticloadbalancingv2'
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam'
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs'
 import type { Construct } from 'constructs'
@@ -163,6 +168,17 @@ export class NotesSyncStack extends Stack {
     // deregistering task finish. Sync requests are short, so 15 s is enough
     // and keeps deployments fast (the default is 300 s).
     service.targetGroup.setAttribute('deregistration_delay.timeout_seconds', '15')
+
+    // /metrics is for a scraper inside the VPC, which reaches the tasks
+    // directly. The public load balancer answers it with 404 itself.
+    service.listener.addAction('HideMetrics', {
+      priority: 10,
+      conditions: [ListenerCondition.pathPatterns(['/metrics', '/metrics/*'])],
+      action: ListenerAction.fixedResponse(404, {
+        contentType: 'application/json',
+        messageBody: JSON.stringify({ statusCode: 404, error: 'Not Found', message: 'Not found.', code: 'NOT_FOUND' }),
+      }),
+    })
 
     const scaling = service.service.autoScaleTaskCount({ minCapacity: 2, maxCapacity: 10 })
     scaling.scaleOnCpuUtilization('CpuScaling', {

@@ -173,6 +173,13 @@ describe('stack with a new user pool', () => {
     assert.equal(delay?.Value, '15')
   })
 
+  test('load balancer hides /metrics', () => {
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
+      Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/metrics', '/metrics/*'] } }],
+      Actions: [Match.objectLike({ Type: 'fixed-response', FixedResponseConfig: Match.objectLike({ StatusCode: '404' }) })],
+    })
+  })
+
   test('load balancer idle timeout is 60 s', () => {
     const { resource } = onlyResource(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer')
     assert.equal(resource.Properties.Scheme, 'internet-facing')
