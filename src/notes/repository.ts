@@ -137,14 +137,16 @@ export class NotesRepository {
     const token = randomUUID().replaceAll('-', '')
     const { seq, staleTokens } = await this.#reserve(userId, token, now, deadline)
 
+    const attempts = { outcomeUnknown: false }
     let releaseIntent = true
     try {
-      return await this.#writeNote(userId, input, seq, now, deadline, log)
+      return await this.#writeNote(userId, input, seq, now, deadline, attempts, log)
     } catch (err) {
-      if (!(err instanceof VersionConflictError) && !isDefiniteRejection(err)) {
-        // The write may still be applied after this error. Keeping the
-        // intent holds pulls below seq until the intent times out, so no
-        // reader can pass seq before the late write is visible.
+      if (attempts.outcomeUnknown || !(err instanceof VersionConflictError || isDefiniteRejection(err))) {
+        // An attempt may still be applied after this error, even when the
+        // SDK's last retry was rejected. Keeping the intent holds pulls
+        // below seq until the intent times out, so no reader can pass seq
+        // before such a late write is visible.
         releaseIntent = false
         log.warn({ err, noteId: input.noteId, seq }, 'note write outcome unknown; intent kept until it times out')
       }
@@ -259,12 +261,20 @@ export class NotesRepository {
     }
   }
 
+  /**
+   * Store the note with sequence number `seq`. A write without a version
+   * applies only over an older seq, so an SDK attempt that lands late can
+   * never replace a newer write or move the note back in the change feed.
+   * `attempts.outcomeUnknown` is set when any attempt failed in a way that
+   * may still be applied.
+   */
   async #writeNote (
     userId: string,
     input: NoteWrite,
     seq: number,
     now: number,
     deadline: AbortSignal,
+    attempts: { outcomeUnknown: boolean },
     log: RepositoryLogger,
   ): Promise<PutResult> {
     const values: Record<string, unknown> = {
@@ -286,25 +296,40 @@ export class NotesRepository {
       update += ' REMOVE #expiresAt'
     }
 
-    let condition: string | undefined
+    let condition = 'attribute_not_exists(#seq) OR #seq < :seq'
     if (input.version === 0) {
       condition = 'attribute_not_exists(#noteId)'
     } else if (input.version !== undefined) {
+      // Every write raises the version, so a late attempt of an older write fails this too.
       condition = '#version = :expected'
       values[':expected'] = input.version
     }
 
+    const command = new UpdateCommand({
+      TableName: this.#tableName,
+      Key: { [PARTITION_KEY]: userId, [SORT_KEY]: input.noteId },
+      UpdateExpression: update,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: input.version === 0 ? { ...NOTE_WRITE_NAMES, '#noteId': SORT_KEY } : NOTE_WRITE_NAMES,
+      ExpressionAttributeValues: values,
+      ReturnValues: 'ALL_NEW',
+    })
+    // The deserialize step runs once per attempt, inside the SDK's retries.
+    // The middleware has no name: lib-dynamodb merges a command's stack into
+    // the request twice, which a named middleware fails, while this one
+    // then simply runs twice and sets the same flag.
+    command.middlewareStack.add((next) => async (args) => {
+      try {
+        return await next(args)
+      } catch (err) {
+        if (!isDefiniteRejection(err)) attempts.outcomeUnknown = true
+        throw err
+      }
+    }, { step: 'deserialize', priority: 'high' })
+
     try {
-      const output = await this.#client.send(new UpdateCommand({
-        TableName: this.#tableName,
-        Key: { [PARTITION_KEY]: userId, [SORT_KEY]: input.noteId },
-        UpdateExpression: update,
-        ConditionExpression: condition,
-        ExpressionAttributeNames: input.version === 0 ? { ...NOTE_WRITE_NAMES, '#noteId': SORT_KEY } : NOTE_WRITE_NAMES,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      }), { abortSignal: deadline })
-      const note = toNote(output.Attributes ?? {})
+      const output = await this.#client.send(command, { abortSignal: deadline })
+      const note = toNote(output.Attributes as Record<string, unknown>)
       return { note, created: note.version === 1 }
     } catch (err) {
       if ((err as Error)?.name !== 'ConditionalCheckFailedException') throw err
@@ -313,12 +338,19 @@ export class NotesRepository {
     // The condition failed. DynamoDB Local and dynalite do not return the
     // stored item with the failure, so read it.
     const item = await this.#getItem(userId, input.noteId)
-    if (item !== undefined && item[SEQ_ATTRIBUTE] === seq) {
+    const storedSeq = item?.[SEQ_ATTRIBUTE]
+    if (item !== undefined && storedSeq === seq) {
       // No other write was given seq, so this is an SDK retry of a write
       // that had already been applied.
       log.info({ noteId: input.noteId, seq }, 'note write retried after it was applied')
       const note = toNote(item)
       return { note, created: note.version === 1 }
+    }
+    if (item !== undefined && input.version === undefined && typeof storedSeq === 'number' && storedSeq > seq) {
+      // A write that started later was stored first. With the last write
+      // winning, this write counts as applied and then replaced.
+      log.info({ noteId: input.noteId, seq, storedSeq }, 'note write overtaken by a later write')
+      return { note: toNote(item), created: false }
     }
     this.#events.versionConflict()
     throw new VersionConflictError(input.noteId, input.version ?? 0, item === undefined ? null : toNote(item))

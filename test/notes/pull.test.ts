@@ -80,7 +80,8 @@ t.test('GET /notes with the last cursor returns only new changes', async (t) => 
 })
 
 t.test('GET /notes reads past the 1 MB query page', async (t) => {
-  const { app } = await buildTestApp(t)
+  // 300 pushes exceed the default rate limit of one user.
+  const { app } = await buildTestApp(t, { RATE_LIMIT_MAX: '100000' })
   const headers = await authHeaders('alice')
   await pushNotes(app, headers, 300, 'x'.repeat(5000))
 
