@@ -94,3 +94,25 @@ t.test('README walkthrough output is real', async (t) => {
     t.equal(withoutTimes(response.body), withoutTimes(step.expected), `${step.method} ${step.url}`)
   }
 })
+
+t.test('SECURITY.md names existing tests', async (t) => {
+  const security = await readFile(`${REPOSITORY_ROOT}SECURITY.md`, 'utf8')
+  const rows = security.split('\n').filter((line) => line.startsWith('| API'))
+
+  t.equal(rows.length, 10, 'one row per OWASP API risk')
+  for (const row of rows) {
+    const cell = row.split('|').at(-2) ?? ''
+    // Each reference is a `file` or `folder/` followed by the quoted names of tests in it.
+    for (const [, path, names] of cell.matchAll(/`([^`]+)`((?:,? ?"[^"]+")*)/g)) {
+      const location = (path as string).startsWith('deploy/') ? path as string : `test/${path}`
+      if ((path as string).endsWith('/')) {
+        t.ok(await readFile(`${REPOSITORY_ROOT}${location}`).catch((err: NodeJS.ErrnoException) => err.code === 'EISDIR'), location)
+        continue
+      }
+      const source = await readFile(`${REPOSITORY_ROOT}${location}`, 'utf8')
+      for (const [, name] of (names as string).matchAll(/"([^"]+)"/g)) {
+        t.ok(source.includes(`test('${name}'`), `${location} has a test named "${name}"`)
+      }
+    }
+  }
+})
