@@ -70,7 +70,7 @@ t.test('GET /ready is 503 once closing starts', async (t) => {
   const body = JSON.stringify({ noteId: 'a' })
   const token = (await authHeaders('alice')).authorization as string
 
-  // A slow push holds the server open while it closes. A readiness probe
+  // A slow push keeps the server open while it closes. A readiness probe
   // whose headers were only partly sent before closing began is routed
   // during the drain, as a load balancer's probe on an open connection is.
   const push = fetch(`http://127.0.0.1:${port}/notes`, {

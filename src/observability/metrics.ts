@@ -17,7 +17,7 @@ export class Metrics {
 
   readonly httpDuration = new Histogram({
     name: 'http_request_duration_seconds',
-    help: 'Time to answer an HTTP request, in seconds, by method, route and status code.',
+    help: 'Time to respond to an HTTP request, in seconds, by method, route and status code.',
     labelNames: ['method', 'route', 'status_code'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],

@@ -9,7 +9,7 @@ export interface SlowProxy {
 
 /**
  * Start a TCP proxy on 127.0.0.1 that forwards to `target` and delays every
- * chunk sent towards it by `delayMs`: a store that answers slowly.
+ * chunk sent towards it by `delayMs`: a store that responds slowly.
  */
 export async function startSlowProxy (target: string, delayMs: number): Promise<SlowProxy> {
   const { hostname, port } = new URL(target)
