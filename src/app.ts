@@ -5,7 +5,8 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import authPlugin from './auth/plugin.js'
 import type { TokenVerifier } from './auth/verifiers.js'
 import type { Config } from './config.js'
-import { registerErrorHandlers } from './http-errors.js'
+import { registerErrorHandlers, respondToFrameworkError } from './http-errors.js'
+import { registerJsonParser } from './json-body.js'
 import { MAX_ITEM_BYTES } from './notes/item-size.js'
 import { NotesRepository, type RepositoryOptions } from './notes/repository.js'
 import { notesRoutes } from './notes/routes.js'
@@ -16,9 +17,10 @@ import protectionPlugin from './protection.js'
 import storePlugin from './storage/plugin.js'
 
 /**
- * Largest request body read. JSON escaping can make a body about twice as
- * long as the stored item (quotes, backslashes, newlines), so twice the item
- * limit still lets every note that fits in DynamoDB through.
+ * Largest request body read. JSON escaping makes a quote, backslash or
+ * newline two bytes long, so twice the item limit lets every note that fits
+ * in DynamoDB through, except text dense with other control characters,
+ * which JSON escapes to six bytes each.
  */
 export const BODY_LIMIT_BYTES = 2 * MAX_ITEM_BYTES
 
@@ -55,6 +57,7 @@ export async function buildApp (config: Config, dependencies: AppDependencies = 
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    frameworkErrors: respondToFrameworkError,
     ajv: {
       customOptions: {
         // A null title is an error, never "". Query numbers are parsed by the routes.
@@ -69,6 +72,7 @@ export async function buildApp (config: Config, dependencies: AppDependencies = 
 
   // JSON only: text/plain, forms and anything else get 415.
   app.removeContentTypeParser('text/plain')
+  registerJsonParser(app)
 
   registerErrorHandlers(app)
   registerRequestLogging(app)

@@ -36,14 +36,6 @@ interface HttpError {
 
 /** Fastify's own request errors, by their FST_ code. */
 const FASTIFY_ERRORS: Record<string, (error: FastifyError) => HttpError> = {
-  FST_ERR_CTP_EMPTY_JSON_BODY: () => ({
-    code: 'INVALID_JSON',
-    message: 'The request body is empty; send a JSON object such as {"noteId":"a1"}.',
-  }),
-  FST_ERR_CTP_INVALID_JSON_BODY: () => ({
-    code: 'INVALID_JSON',
-    message: 'The request body is not valid JSON; send a JSON object.',
-  }),
   FST_ERR_CTP_BODY_TOO_LARGE: () => ({
     code: 'BODY_TOO_LARGE',
     message: 'The request body is larger than the server accepts; a note must fit in 400 KB as stored.',
@@ -82,23 +74,10 @@ export function toHttpError (error: unknown, requestId: string): HttpError {
   }
   const mapper = FASTIFY_ERRORS[fastifyError.code]
   if (mapper !== undefined) return mapper(fastifyError)
-  if (isProtoPoisoning(fastifyError)) {
-    return {
-      code: 'INVALID_JSON',
-      message: 'The request body contains a "__proto__" or "constructor.prototype" key; remove it.',
-    }
-  }
-  if (fastifyError.statusCode === 400 && error instanceof SyntaxError) {
-    return { code: 'INVALID_JSON', message: 'The request body is not valid JSON; send a JSON object.' }
-  }
   return {
     code: 'INTERNAL_ERROR',
     message: `Internal server error; retry later, and report request id ${requestId} if it persists.`,
   }
-}
-
-function isProtoPoisoning (error: FastifyError): boolean {
-  return error.statusCode === 400 && /prototype property/.test(error.message)
 }
 
 /** Describe the first validation failure with the field's name and what it accepts. */
@@ -126,6 +105,25 @@ const FIELD_HINTS: Record<string, string> = {
   cursor: 'it must be a cursor from a previous response',
   lastUpdated: 'it must be epoch milliseconds as a non-negative integer',
   updated: 'it must be epoch milliseconds as a non-negative integer',
+}
+
+/**
+ * Respond to errors Fastify raises before routing, such as a malformed
+ * percent-encoding in the URL, in the same shape as every other error.
+ */
+export function respondToFrameworkError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const statusCode = 400
+  request.log.info({ code: 'INVALID_REQUEST', reason: error.message }, 'request rejected before routing')
+  void reply
+    .code(statusCode)
+    .header('x-request-id', request.id)
+    .header('x-content-type-options', 'nosniff')
+    .send({
+      statusCode,
+      error: STATUS_CODES[statusCode],
+      message: `Invalid URL ${JSON.stringify(request.url)}: ${error.message}; percent-encode the path and query correctly.`,
+      code: 'INVALID_REQUEST',
+    })
 }
 
 /** Register the error handler and the not-found handler. */

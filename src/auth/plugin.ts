@@ -37,6 +37,10 @@ async function authPlugin (app: FastifyInstance, options: AuthPluginOptions) {
   app.decorate('authenticate', async (request: FastifyRequest) => {
     const header = request.headers.authorization
     if (header === undefined) throw new UnauthorizedError('no Authorization header')
+    // Node keeps only the first of several Authorization lines.
+    if (countHeader(request.raw.rawHeaders, 'authorization') > 1) {
+      throw new UnauthorizedError('more than one Authorization header')
+    }
     const match = BEARER.exec(header)
     if (match === null) throw new UnauthorizedError('Authorization header is not "Bearer <token>"')
 
@@ -55,6 +59,14 @@ async function authPlugin (app: FastifyInstance, options: AuthPluginOptions) {
     }
     request.userId = sub
   })
+}
+
+function countHeader (rawHeaders: string[], name: string): number {
+  let count = 0
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    if (rawHeaders[index]?.toLowerCase() === name) count++
+  }
+  return count
 }
 
 async function buildVerifier (app: FastifyInstance, config: Config): Promise<TokenVerifier> {

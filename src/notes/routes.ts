@@ -114,12 +114,13 @@ function parsePullPosition (userId: string, query: PullQuery): Cursor {
   }
   if (query.cursor !== undefined) return decodeCursor(userId, query.cursor)
 
+  const name = query.lastUpdated === undefined ? 'updated' : 'lastUpdated'
   const time = query.lastUpdated ?? query.updated
   if (time === undefined) return { kind: 'seq', seq: 0 }
   const updated = Number(time)
   if (!Number.isSafeInteger(updated)) {
     throw new InvalidRequestError(
-      `Invalid querystring: "lastUpdated" is ${time}, beyond the largest safe integer; send epoch milliseconds.`,
+      `Invalid querystring: "${name}" is ${time}, beyond the largest safe integer; send epoch milliseconds.`,
     )
   }
   return { kind: 'updated', updated }
