@@ -20,8 +20,10 @@ export interface ClientOptions {
   region?: string | undefined
   /** Dummy credentials, for local endpoints that accept any key. */
   localCredentials?: boolean
-  /** Extra client settings; tests use it to add middleware or shorten timeouts. */
-  overrides?: Partial<DynamoDBClientConfig>
+  /** Time to wait for a response, in milliseconds; SDK_RETRY.requestTimeoutMs unless a test shortens it. */
+  requestTimeoutMs?: number
+  /** Extra client settings; tests use it to inject faults. */
+  overrides?: Partial<DynamoDBClientConfig> | undefined
 }
 
 export interface DynamoClients {
@@ -40,7 +42,10 @@ export function createDynamoClients (options: ClientOptions): DynamoClients {
     retryMode: SDK_RETRY.retryMode,
     requestHandler: {
       connectionTimeout: SDK_RETRY.connectionTimeoutMs,
-      requestTimeout: SDK_RETRY.requestTimeoutMs,
+      requestTimeout: options.requestTimeoutMs ?? SDK_RETRY.requestTimeoutMs,
+      // Without this, @smithy/node-http-handler 4 only logs a warning when
+      // requestTimeout passes, and a store that never responds hangs reads.
+      throwOnRequestTimeout: true,
     },
     ...options.overrides,
   })
