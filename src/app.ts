@@ -55,8 +55,13 @@ export async function buildApp (config: Config, dependencies: AppDependencies = 
     requestTimeout: config.limits.requestTimeoutMs,
     // One line per request from registerRequestLogging instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    return503OnClosing: false,
+    // A client's x-request-id is used when it is a short token, else a new id.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID()
+    },
     frameworkErrors: respondToFrameworkError,
     ajv: {
       customOptions: {
@@ -74,8 +79,16 @@ export async function buildApp (config: Config, dependencies: AppDependencies = 
   app.removeContentTypeParser('text/plain')
   registerJsonParser(app)
 
+  // Requests that arrive while the server drains are still served; only
+  // /ready reports 503, so the load balancer stops sending new ones.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  const isClosing = () => closing
+
   registerErrorHandlers(app)
-  registerRequestLogging(app)
+  registerRequestLogging(app, isClosing)
 
   await app.register(protectionPlugin, config.limits)
   await app.register(metricsPlugin)
@@ -89,7 +102,7 @@ export async function buildApp (config: Config, dependencies: AppDependencies = 
     events: app.metrics.repositoryEvents(),
   })
   await app.register(notesRoutes, { repository, limits: config.limits })
-  await app.register(healthRoutes)
+  await app.register(healthRoutes, { isClosing })
 
   return app
 }
@@ -101,19 +114,16 @@ export async function buildApp (config: Config, dependencies: AppDependencies = 
  * when closing began would otherwise stay open until keepAliveTimeout and
  * hold up the shutdown.
  */
-function registerRequestLogging (app: FastifyInstance): void {
-  let closing = false
-  app.addHook('preClose', async () => {
-    closing = true
-  })
+function registerRequestLogging (app: FastifyInstance, isClosing: () => boolean): void {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
-    if (closing) reply.header('connection', 'close')
+    if (isClosing()) reply.header('connection', 'close')
   })
   app.addHook('onResponse', async (request, reply) => {
     const entry = {
       method: request.method,
-      url: request.url,
+      // The path without the query string, which could carry a token.
+      path: request.url.split('?')[0],
       statusCode: reply.statusCode,
       responseTimeMs: Math.round(reply.elapsedTime),
       userId: request.userId === '' ? undefined : request.userId,
@@ -123,7 +133,7 @@ function registerRequestLogging (app: FastifyInstance): void {
   })
 }
 
-async function healthRoutes (app: FastifyInstance): Promise<void> {
+async function healthRoutes (app: FastifyInstance, { isClosing }: { isClosing: () => boolean }): Promise<void> {
   app.get('/health', {
     // Liveness must hold under load, or the orchestrator would restart a busy task.
     config: { pressureHandler: () => undefined },
@@ -137,7 +147,15 @@ async function healthRoutes (app: FastifyInstance): Promise<void> {
       response: { 200: HealthResponse, 503: ErrorResponse },
     },
   }, async (request, reply) => {
-    if (await app.store.isReachable()) return { status: 'ready' }
+    if (isClosing()) {
+      return reply.code(503).header('retry-after', '5').send({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: 'The server is shutting down; send requests to another instance.',
+        code: 'SHUTTING_DOWN',
+      })
+    }
+    if (await app.store.isReachable(request.log)) return { status: 'ready' }
     return reply.code(503).header('retry-after', '5').send({
       statusCode: 503,
       error: 'Service Unavailable',

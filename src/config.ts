@@ -136,10 +136,16 @@ const LOCAL_REGION = 'us-east-1'
 /**
  * Validate the environment once and return a frozen config. Throws a
  * ConfigError naming each invalid variable and its accepted values.
+ * `requireAuth: false` skips the checks that only serving requests needs,
+ * for commands such as create-table.
  */
-export function loadConfig (environment: Record<string, string | undefined>): Config {
+export function loadConfig (
+  environment: Record<string, string | undefined>,
+  options: { requireAuth?: boolean } = {},
+): Config {
   const env = parseEnv(environment)
   const production = env.NODE_ENV === 'production'
+  const requireAuth = options.requireAuth ?? true
   const problems: string[] = []
 
   const storeKind = env.STORE ?? (env.DYNAMODB_ENDPOINT !== undefined || production ? 'dynamodb' : 'embedded')
@@ -148,19 +154,19 @@ export function loadConfig (environment: Record<string, string | undefined>): Co
   if (production && storeKind === 'embedded') {
     problems.push('STORE=embedded is a development store and is rejected when NODE_ENV=production; set STORE=dynamodb.')
   }
-  if (production && authMode === 'local') {
+  if (requireAuth && production && authMode === 'local') {
     problems.push('AUTH_MODE=local is rejected when NODE_ENV=production; set AUTH_MODE=cognito with COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID.')
   }
   if (storeKind === 'embedded' && env.DYNAMODB_ENDPOINT !== undefined) {
     problems.push('DYNAMODB_ENDPOINT is set but STORE=embedded ignores it; set STORE=dynamodb or remove DYNAMODB_ENDPOINT.')
   }
-  if (authMode === 'cognito') {
+  if (requireAuth && authMode === 'cognito') {
     for (const name of ['COGNITO_USER_POOL_ID', 'COGNITO_CLIENT_ID'] as const) {
       if (env[name] === undefined) problems.push(`${name} is missing; AUTH_MODE=cognito requires it.`)
     }
   }
   const dataDir = env.DATA_DIR === IN_MEMORY ? null : env.DATA_DIR
-  if (authMode === 'local' && env.LOCAL_AUTH_SECRET === undefined && (storeKind !== 'embedded' || dataDir === null)) {
+  if (requireAuth && authMode === 'local' && env.LOCAL_AUTH_SECRET === undefined && (storeKind !== 'embedded' || dataDir === null)) {
     problems.push(
       'LOCAL_AUTH_SECRET is missing; AUTH_MODE=local generates and keeps one only for an embedded store ' +
       `on disk, so set it (for example with: openssl rand -hex 32) or use STORE=embedded with DATA_DIR other than ${IN_MEMORY}.`,
@@ -210,15 +216,23 @@ function parseEnv (environment: Record<string, string | undefined>): Env {
     if (value !== undefined && value !== '') input[name] = value
   }
 
-  const value = Value.Convert(EnvSchema, Value.Default(EnvSchema, input))
-  if (Value.Check(EnvSchema, value)) return value as Env
-
+  const schemas = EnvSchema.properties as Record<string, TSchema & { accepted?: string, type?: string }>
   const problems = new Set<string>()
+  const invalid = (name: string) =>
+    `${name}="${input[name]}" is invalid; expected ${schemas[name]?.accepted ?? 'a valid value'}.`
+
+  // Value.Convert would read "3001.5", "0x0BB9" or "3e3" as numbers, so
+  // integers must be plain decimal digits before conversion.
+  for (const [name, text] of Object.entries(input)) {
+    if (schemas[name]?.type === 'integer' && !/^[0-9]{1,15}$/.test(text)) problems.add(invalid(name))
+  }
+
+  const value = Value.Convert(EnvSchema, Value.Default(EnvSchema, input))
+  if (problems.size === 0 && Value.Check(EnvSchema, value)) return value as Env
+
   for (const error of Value.Errors(EnvSchema, value)) {
     const name = error.instancePath.split('/')[1]
-    if (name === undefined) continue
-    const schema = (EnvSchema.properties as Record<string, TSchema & { accepted?: string }>)[name]
-    problems.add(`${name}="${input[name]}" is invalid; expected ${schema?.accepted ?? 'a valid value'}.`)
+    if (name !== undefined) problems.add(invalid(name))
   }
   throw new ConfigError([...problems])
 }

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'RATE_LIMITED'
   | 'OVERLOADED'
+  | 'SHUTTING_DOWN'
   | 'STORE_THROTTLED'
   | 'STORE_UNAVAILABLE'
   | 'INTERNAL_ERROR'
@@ -77,11 +78,12 @@ export class VersionConflictError extends NotesSyncError {
   readonly current: Note | null
 
   constructor (noteId: string, expectedVersion: number, current: Note | null) {
-    const found = current === null ? 'it does not exist' : `it is at version ${current.version}`
     super(
       'VERSION_CONFLICT',
-      `Note "${noteId}" was expected at version ${expectedVersion} but ${found}; ` +
-      'merge with the note in "current" and retry with its version.',
+      current === null
+        ? `Note "${noteId}" was expected at version ${expectedVersion} but it does not exist; push it without a version, or with version 0, to create it.`
+        : `Note "${noteId}" was expected at version ${expectedVersion} but it is at version ${current.version}; ` +
+          'merge with the note in "current" and retry with its version.',
     )
     this.current = current
   }

@@ -22,6 +22,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
   OVERLOADED: 503,
+  SHUTTING_DOWN: 503,
   STORE_THROTTLED: 503,
   STORE_UNAVAILABLE: 503,
   INTERNAL_ERROR: 500,
@@ -29,6 +30,8 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
 
 interface HttpError {
   code: ErrorCode
+  /** Status other than STATUS_BY_CODE[code], for 4xx errors of plugins such as @fastify/static. */
+  statusCode?: number
   message: string
   headers?: Record<string, string>
   extra?: Record<string, unknown>
@@ -40,9 +43,10 @@ const FASTIFY_ERRORS: Record<string, (error: FastifyError) => HttpError> = {
     code: 'BODY_TOO_LARGE',
     message: 'The request body is larger than the server accepts; a note must fit in 400 KB as stored.',
   }),
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => ({
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (error) => ({
     code: 'UNSUPPORTED_MEDIA_TYPE',
-    message: 'Unsupported Content-Type; send the body as application/json.',
+    message: `Unsupported Content-Type ${/: (.*)$/.exec(error.message)?.[1] ?? ''}; send the body as application/json.`
+      .replace(' ;', ';'),
   }),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => ({
     code: 'INVALID_REQUEST',
@@ -74,6 +78,12 @@ export function toHttpError (error: unknown, requestId: string): HttpError {
   }
   const mapper = FASTIFY_ERRORS[fastifyError.code]
   if (mapper !== undefined) return mapper(fastifyError)
+  const status = fastifyError.statusCode
+  if (status !== undefined && status >= 400 && status < 500) {
+    // A client error raised by a plugin (for example a Range header that
+    // @fastify/static cannot satisfy): its status and message are safe to show.
+    return { code: status === 404 ? 'NOT_FOUND' : 'INVALID_REQUEST', statusCode: status, message: `${fastifyError.message}.` }
+  }
   return {
     code: 'INTERNAL_ERROR',
     message: `Internal server error; retry later, and report request id ${requestId} if it persists.`,
@@ -130,7 +140,7 @@ export function respondToFrameworkError (error: FastifyError, request: FastifyRe
 export function registerErrorHandlers (app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const httpError = toHttpError(error, request.id)
-    const statusCode = STATUS_BY_CODE[httpError.code]
+    const statusCode = httpError.statusCode ?? STATUS_BY_CODE[httpError.code]
 
     if (statusCode >= 500) {
       request.log.error({ err: error, code: httpError.code }, 'request failed')
@@ -158,7 +168,7 @@ export function registerErrorHandlers (app: FastifyInstance): void {
       statusCode: 404,
       error: STATUS_CODES[404],
       message: `Route ${request.method} ${request.url.split('?')[0]} not found; ` +
-        'the API serves GET and POST /notes, GET /health and GET /ready.',
+        'the API serves GET and POST /notes, GET /health, GET /ready, GET /docs and GET /metrics.',
       code: 'NOT_FOUND',
     })
   })

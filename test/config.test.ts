@@ -120,3 +120,16 @@ t.test('embedded store rejects an endpoint', async (t) => {
 
   t.match(problems.join('\n'), /DYNAMODB_ENDPOINT is set but STORE=embedded/)
 })
+
+t.test('integers must be plain digits', async (t) => {
+  for (const [name, value] of [['PORT', '3001.5'], ['PORT', '0x0BB9'], ['PORT', '3e3'], ['PORT', ' 3000'], ['RATE_LIMIT_MAX', '1.5']]) {
+    t.match(problemsOf({ [name as string]: value as string }).join('\n'), `${name}="${value}" is invalid`, `${name}=${value}`)
+  }
+})
+
+t.test('commands may skip auth settings', async (t) => {
+  const config = loadConfig({ DYNAMODB_ENDPOINT: 'http://localhost:8000' }, { requireAuth: false })
+
+  t.equal(config.store.kind, 'dynamodb')
+  t.match(problemsOf({ DYNAMODB_ENDPOINT: 'http://localhost:8000' }).join('\n'), /LOCAL_AUTH_SECRET is missing/)
+})

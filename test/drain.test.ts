@@ -91,5 +91,6 @@ t.test('GET /ready is 503 once closing starts', async (t) => {
   await closed
 
   t.match(received, /^HTTP\/1\.1 503 /, 'the probe reports not ready')
+  t.match(received, /"code":"SHUTTING_DOWN"/)
   t.equal((await push).status, 201, 'the push in flight completes')
 })

@@ -81,3 +81,31 @@ t.test('server timeouts outlast the load balancer', async (t) => {
   t.equal(app.server.keepAliveTimeout, SERVER_TIMEOUTS.keepAliveTimeoutMs)
   t.ok(app.server.headersTimeout > app.server.keepAliveTimeout)
 })
+
+t.test('plugin client errors keep their status', async (t) => {
+  const { app } = await buildTestApp(t)
+
+  const response = await app.inject({ method: 'GET', url: '/docs/static/index.css', headers: { range: 'bytes=5-1' } })
+
+  t.ok(response.statusCode >= 400 && response.statusCode < 500, `status ${response.statusCode}`)
+  t.equal(response.json().code, 'INVALID_REQUEST')
+})
+
+t.test('request log omits the query string', async (t) => {
+  const lines: string[] = []
+  const stream = { write: (line: string) => { lines.push(line) } }
+  const { app } = await buildTestApp(t, {}, { logger: { level: 'info', stream } })
+
+  await app.inject({ method: 'GET', url: '/notes?access_token=secret-token-value' })
+
+  t.notOk(lines.some((line) => line.includes('secret-token-value')), 'the query is not logged')
+  t.ok(lines.some((line) => line.includes('"path":"/notes"')), 'the path is logged')
+})
+
+t.test('invalid x-request-id gets a new id', async (t) => {
+  const { app } = await buildTestApp(t)
+
+  const response = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'x'.repeat(200) } })
+
+  t.match(response.headers['x-request-id'], /^[0-9a-f-]{36}$/)
+})

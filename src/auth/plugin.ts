@@ -57,6 +57,8 @@ async function authPlugin (app: FastifyInstance, options: AuthPluginOptions) {
     if (sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH) {
       throw new UnauthorizedError(`sub claim has ${sub.length} characters, outside 1-${MAX_SUBJECT_LENGTH}`)
     }
+    // DynamoDB would store a lone surrogate as U+FFFD, merging distinct owners.
+    if (!sub.isWellFormed()) throw new UnauthorizedError('sub claim is not well-formed Unicode')
     request.userId = sub
   })
 }

@@ -16,9 +16,9 @@ export type Environment = Record<string, string | undefined>
 export const TOKEN_USAGE = 'Usage: npm run token -- <userId> [--expires-in <seconds>]\n'
 const DEFAULT_EXPIRES_IN_SECONDS = 3600
 
-function loadConfigOrReport (env: Environment, output: CommandOutput): Config | undefined {
+function loadConfigOrReport (env: Environment, output: CommandOutput, requireAuth = true): Config | undefined {
   try {
-    return loadConfig(env)
+    return loadConfig(env, { requireAuth })
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     output.err(`${err.message}\n`)
@@ -77,7 +77,7 @@ export async function tokenCommand (args: string[], env: Environment, output: Co
  * wait until it is ACTIVE. Returns the exit code.
  */
 export async function createTableCommand (env: Environment, output: CommandOutput): Promise<number> {
-  const config = loadConfigOrReport(env, output)
+  const config = loadConfigOrReport(env, output, false)
   if (config === undefined) return 1
   if (config.store.kind !== 'dynamodb') {
     output.err('STORE=embedded creates its table when the server starts; set STORE=dynamodb ' +

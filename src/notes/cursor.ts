@@ -32,7 +32,7 @@ export function encodeCursor (userId: string, cursor: Cursor): string {
   return Buffer.from(JSON.stringify(wire)).toString('base64url')
 }
 
-const INVALID = 'Invalid cursor: it was not issued by this server for this user; ' +
+const INVALID = 'Invalid cursor: it is not a cursor of this user\'s change feed; ' +
   'send a cursor from a previous GET /notes response, or none to pull from the beginning.'
 
 /** Decode a cursor from a request. Throws INVALID_CURSOR on anything else. */

@@ -1,5 +1,5 @@
 import { DescribeTableCommand, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
 import { createDynamoClients, isLocalEndpoint, type DynamoClients } from './client.js'
@@ -8,8 +8,8 @@ import { startEmbeddedStore, type EmbeddedStore } from './embedded.js'
 
 export interface Store extends DynamoClients {
   readonly tableName: string
-  /** Returns true when the table can be described; never throws. */
-  isReachable (): Promise<boolean>
+  /** Returns true when the table can be described; logs why not to `log`, and never throws. */
+  isReachable (log: FastifyBaseLogger): Promise<boolean>
 }
 
 declare module 'fastify' {
@@ -61,12 +61,14 @@ async function storePlugin (app: FastifyInstance, { config, clientOverrides }: S
   app.decorate('store', {
     ...clients,
     tableName: config.tableName,
-    async isReachable () {
+    async isReachable (log) {
       try {
         await client.send(new DescribeTableCommand({ TableName: config.tableName }))
         return true
       } catch (err) {
-        app.log.warn({ err, table: config.tableName }, 'readiness check failed: table not reachable')
+        // Load balancers probe every few seconds, so log the error without its stack.
+        const { name, message } = err as Error
+        log.warn({ error: { name, message }, table: config.tableName }, 'readiness check failed: table not reachable')
         return false
       }
     },

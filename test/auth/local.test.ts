@@ -163,3 +163,12 @@ t.test('health needs no token', async (t) => {
   t.equal(ready.statusCode, 200)
   t.same(ready.json(), { status: 'ready' })
 })
+
+t.test('rejects sub with a lone surrogate', async (t) => {
+  const { app } = await buildTestApp(t)
+  const token = await signLocalToken(TEST_SECRET, 'zed\ud800', 600)
+
+  const response = await app.inject({ method: 'GET', url: '/notes', headers: { authorization: `Bearer ${token}` } })
+
+  t.equal(response.statusCode, 401)
+})

@@ -17,7 +17,8 @@ function captureOutput () {
 t.test('create-table creates once, then reports it exists', async (t) => {
   const { endpoint } = await testStore()
   const tableName = `notes-cli-${randomUUID()}`
-  const env = { STORE: 'dynamodb', DYNAMODB_ENDPOINT: endpoint, NOTES_TABLE: tableName, LOCAL_AUTH_SECRET: 'x'.repeat(32) }
+  // No auth settings: creating a table does not need them.
+  const env = { STORE: 'dynamodb', DYNAMODB_ENDPOINT: endpoint, NOTES_TABLE: tableName }
   t.teardown(async () => {
     const { client } = testClients(endpoint)
     await client.send(new DeleteTableCommand({ TableName: tableName }))
