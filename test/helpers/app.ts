@@ -49,7 +49,14 @@ export function tokenFor (userId: string): Promise<string> {
   return signLocalToken(TEST_SECRET, userId, 3600)
 }
 
-/** Headers of an authenticated JSON request. */
-export async function authHeaders (userId: string): Promise<Record<string, string>> {
-  return { authorization: `Bearer ${await tokenFor(userId)}` }
+const headersByUser = new Map<string, Promise<Record<string, string>>>()
+
+/** Authorization headers for `userId`, signed once per user and test file because signing is slow. */
+export function authHeaders (userId: string): Promise<Record<string, string>> {
+  let headers = headersByUser.get(userId)
+  if (headers === undefined) {
+    headers = tokenFor(userId).then((token) => ({ authorization: `Bearer ${token}` }))
+    headersByUser.set(userId, headers)
+  }
+  return headers
 }

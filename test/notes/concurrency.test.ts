@@ -43,20 +43,8 @@ type Random = ReturnType<typeof createRandom>
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Authorization headers by userId, signed once per user because signing a token is slow. */
-const headersByUser = new Map<string, Promise<Record<string, string>>>()
-
-function headersFor (userId: string): Promise<Record<string, string>> {
-  let headers = headersByUser.get(userId)
-  if (headers === undefined) {
-    headers = authHeaders(userId)
-    headersByUser.set(userId, headers)
-  }
-  return headers
-}
-
 async function push (app: FastifyInstance, userId: string, payload: object) {
-  return app.inject({ method: 'POST', url: '/notes', headers: await headersFor(userId), payload })
+  return app.inject({ method: 'POST', url: '/notes', headers: await authHeaders(userId), payload })
 }
 
 async function pull (app: FastifyInstance, userId: string, cursor?: string, limit?: number) {
@@ -64,7 +52,7 @@ async function pull (app: FastifyInstance, userId: string, cursor?: string, limi
   if (cursor !== undefined) query.set('cursor', cursor)
   if (limit !== undefined) query.set('limit', String(limit))
   const search = query.size === 0 ? '' : `?${query.toString()}`
-  return app.inject({ method: 'GET', url: `/notes${search}`, headers: await headersFor(userId) })
+  return app.inject({ method: 'GET', url: `/notes${search}`, headers: await authHeaders(userId) })
 }
 
 function cursorSeq (userId: string, cursor: string): number {

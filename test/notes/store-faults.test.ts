@@ -226,25 +226,13 @@ async function buildFaultyApp (
   return { app, handler, clock, direct: documentClient, tableName }
 }
 
-/** Authorization headers by userId, signed once per user because signing a token is slow. */
-const headersByUser = new Map<string, Promise<Record<string, string>>>()
-
-function headersFor (userId: string): Promise<Record<string, string>> {
-  let headers = headersByUser.get(userId)
-  if (headers === undefined) {
-    headers = authHeaders(userId)
-    headersByUser.set(userId, headers)
-  }
-  return headers
-}
-
 async function push (app: FastifyInstance, userId: string, payload: object) {
-  return app.inject({ method: 'POST', url: '/notes', headers: await headersFor(userId), payload })
+  return app.inject({ method: 'POST', url: '/notes', headers: await authHeaders(userId), payload })
 }
 
 async function pull (app: FastifyInstance, userId: string, cursor?: string) {
   const query = cursor === undefined ? '' : `?cursor=${encodeURIComponent(cursor)}`
-  return app.inject({ method: 'GET', url: `/notes${query}`, headers: await headersFor(userId) })
+  return app.inject({ method: 'GET', url: `/notes${query}`, headers: await authHeaders(userId) })
 }
 
 async function readItem (faulty: FaultyApp, userId: string, sortKey: string) {
