@@ -130,6 +130,12 @@ export class ConfigError extends Error {
   }
 }
 
+/** Name the store a config targets, for logs and messages. */
+export function describeStore (store: StoreConfig): string {
+  if (store.kind === 'embedded') return 'the embedded store'
+  return store.endpoint ?? 'AWS'
+}
+
 /** Region used for local endpoints, which accept any region name. */
 const LOCAL_REGION = 'us-east-1'
 
@@ -216,10 +222,11 @@ function parseEnv (environment: Record<string, string | undefined>): Env {
     if (value !== undefined && value !== '') input[name] = value
   }
 
-  const schemas = EnvSchema.properties as Record<string, TSchema & { accepted?: string, type?: string }>
+  // Every variable's schema has an `accepted` text.
+  const schemas = EnvSchema.properties as unknown as Record<string, TSchema & { accepted: string, type?: string }>
   const problems = new Set<string>()
   const invalid = (name: string) =>
-    `${name}="${input[name]}" is invalid; expected ${schemas[name]?.accepted ?? 'a valid value'}.`
+    `${name}="${input[name]}" is invalid; expected ${schemas[name]!.accepted}.`
 
   // Value.Convert would read "3001.5", "0x0BB9" or "3e3" as numbers, so
   // integers must be plain decimal digits before conversion.

@@ -48,14 +48,6 @@ const FASTIFY_ERRORS: Record<string, (error: FastifyError) => HttpError> = {
     message: `Unsupported Content-Type ${/: (.*)$/.exec(error.message)?.[1] ?? ''}; send the body as application/json.`
       .replace(' ;', ';'),
   }),
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => ({
-    code: 'INVALID_REQUEST',
-    message: 'The Content-Length header does not match the body; resend the request.',
-  }),
-  FST_ERR_CTP_INVALID_TYPE: () => ({
-    code: 'UNSUPPORTED_MEDIA_TYPE',
-    message: 'Invalid Content-Type header; send the body as application/json.',
-  }),
 }
 
 /** Convert any error raised while serving a request to the error response the client receives. */

@@ -25,7 +25,9 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i
 export function registerJsonParser (app: FastifyInstance): void {
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase()
+    // Fastify chose this parser by the Content-Type, so the header is set.
+    const declared = CHARSET.exec(request.headers['content-type'] as string)
+    const charset = declared === null ? undefined : (declared[1] as string).toLowerCase()
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
       done(new UnsupportedCharsetError(charset), undefined)
       return

@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
-import { ConfigError, loadConfig } from './config.js'
+import { ConfigError, describeStore, loadConfig } from './config.js'
 
 /** Time allowed for in-flight requests to finish after SIGTERM, in milliseconds. */
 export const SHUTDOWN_GRACE_MS = 10_000
@@ -29,7 +29,7 @@ async function main (): Promise<void> {
   app.log.info({
     address,
     store: config.store.kind,
-    ...(config.store.kind === 'dynamodb' ? { endpoint: config.store.endpoint ?? 'AWS' } : {}),
+    endpoint: describeStore(config.store),
     table: config.tableName,
     authMode: config.auth.mode,
     development: config.store.kind === 'embedded' || config.auth.mode === 'local',

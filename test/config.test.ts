@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ConfigError, IN_MEMORY, loadConfig } from '../src/config.js'
+import { ConfigError, IN_MEMORY, describeStore, loadConfig } from '../src/config.js'
 
 const COGNITO = {
   AUTH_MODE: 'cognito',
@@ -132,4 +132,10 @@ t.test('commands may skip auth settings', async (t) => {
 
   t.equal(config.store.kind, 'dynamodb')
   t.match(problemsOf({ DYNAMODB_ENDPOINT: 'http://localhost:8000' }).join('\n'), /LOCAL_AUTH_SECRET is missing/)
+})
+
+t.test('describeStore names the target', async (t) => {
+  t.equal(describeStore(loadConfig({}).store), 'the embedded store')
+  t.equal(describeStore(loadConfig({ DYNAMODB_ENDPOINT: 'http://localhost:8000' }, { requireAuth: false }).store), 'http://localhost:8000')
+  t.equal(describeStore(loadConfig({ STORE: 'dynamodb' }, { requireAuth: false }).store), 'AWS')
 })

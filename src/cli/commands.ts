@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { resolveLocalSecret } from '../auth/local-secret.js'
 import { signLocalToken } from '../auth/local-tokens.js'
-import { ConfigError, loadConfig, type Config } from '../config.js'
+import { ConfigError, describeStore, loadConfig, type Config } from '../config.js'
 import { createDynamoClients, isLocalEndpoint } from '../storage/client.js'
 import { ensureTable } from '../storage/create-table.js'
 
@@ -96,7 +96,7 @@ export async function createTableCommand (env: Environment, output: CommandOutpu
     output.out(`Table "${config.tableName}" ${created ? 'created' : 'already exists'} and is ACTIVE.\n`)
     return 0
   } catch (err) {
-    output.err(`Creating table "${config.tableName}" at ${endpoint ?? 'AWS'} failed: ${(err as Error).message}\n`)
+    output.err(`Creating table "${config.tableName}" at ${describeStore(config.store)} failed: ${(err as Error).message}\n`)
     return 1
   } finally {
     client.destroy()

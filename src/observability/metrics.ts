@@ -57,13 +57,14 @@ export class Metrics {
   /** Count every call of `client` by operation and outcome; the SDK's retries of a call count as one call. */
   instrument (client: DynamoDBClient): void {
     client.middlewareStack.add((next, context) => async (args) => {
-      const operation = context.commandName ?? 'unknown'
+      // The SDK names every command it sends.
+      const operation = context.commandName as string
       try {
         const result = await next(args)
         this.dynamoCalls.inc({ operation, outcome: 'ok' })
         return result
       } catch (err) {
-        this.dynamoCalls.inc({ operation, outcome: (err as Error).name ?? 'Error' })
+        this.dynamoCalls.inc({ operation, outcome: (err as Error).name })
         throw err
       }
     }, { step: 'initialize', name: 'notesSyncMetrics' })

@@ -38,3 +38,12 @@ t.test('store that never responds times out', async (t) => {
   t.equal((outcome as StoreUnavailableError).code, 'STORE_UNAVAILABLE')
   t.equal(sockets.size, SDK_RETRY.maxAttempts, 'one connection per attempt')
 })
+
+t.test('AWS client uses the pinned retries', async (t) => {
+  const { client } = createDynamoClients({})
+  t.teardown(() => client.destroy())
+
+  t.equal(client.config.endpoint, undefined, 'no endpoint: the SDK resolves AWS')
+  t.equal(await client.config.maxAttempts(), SDK_RETRY.maxAttempts)
+  t.equal(client.config.retryMode, SDK_RETRY.retryMode)
+})

@@ -1,11 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
+import { CreateTableCommand, DescribeTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb'
 import { PutCommand, GetCommand } from '@aws-sdk/lib-dynamodb'
 import dynalite from 'dynalite'
 import t from 'tap'
+import { buildApp } from '../../src/app.js'
+import { IN_MEMORY, loadConfig } from '../../src/config.js'
 import { createTableInput, ensureTable } from '../../src/storage/create-table.js'
 import { startEmbeddedStore } from '../../src/storage/embedded.js'
 import { NOTES_TABLE, SEQ_INDEX, UPDATED_INDEX } from '../../src/storage/table.js'
@@ -82,4 +84,49 @@ t.test('embedded store rejects a data folder in use', async (t) => {
   clients.client.destroy()
 
   await t.rejects(startEmbeddedStore(dataDir), /DATA_DIR ".*" is in use by another notes-sync server/)
+})
+
+t.test('embedded store reports a damaged data folder', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'notes-sync-store-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  await writeFile(join(dataDir, 'CURRENT'), 'not a manifest name\n')
+
+  await t.rejects(startEmbeddedStore(dataDir))
+})
+
+t.test('app start fails when the embedded table cannot be created', async (t) => {
+  const config = loadConfig({ DATA_DIR: IN_MEMORY, LOCAL_AUTH_SECRET: 'x'.repeat(32), LOG_LEVEL: 'silent' })
+  const failing = {
+    handle: async () => { throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) },
+  }
+
+  await t.rejects(buildApp(config, { clientOverrides: { requestHandler: failing, maxAttempts: 1 } }), /ECONNREFUSED/)
+})
+
+/** A client stub for the polling logic of ensureTable; the other tests use a real endpoint. */
+function stubClient (respond: (command: object) => unknown) {
+  return { send: async (command: object) => respond(command) } as unknown as Parameters<typeof ensureTable>[0]
+}
+
+t.test('ensureTable raises other create errors', async (t) => {
+  const client = stubClient((command) => {
+    if (command instanceof CreateTableCommand) throw Object.assign(new Error('limit exceeded'), { name: 'LimitExceededException' })
+    throw new ResourceNotFoundException({ message: 'no table', $metadata: {} })
+  })
+
+  await t.rejects(ensureTable(client, 'notes'), /limit exceeded/)
+})
+
+t.test('ensureTable reports a table that disappears', async (t) => {
+  let created = false
+  const client = stubClient((command) => {
+    if (command instanceof CreateTableCommand) {
+      created = true
+      return {}
+    }
+    if (!created) throw new ResourceNotFoundException({ message: 'no table', $metadata: {} })
+    return created ? { Table: undefined } : {}
+  })
+
+  await t.rejects(ensureTable(client, 'notes', { timeoutMs: 30, pollMs: 10 }), /still UNKNOWN after 30 ms/)
 })
