@@ -45,8 +45,8 @@ const FASTIFY_ERRORS: Record<string, (error: FastifyError) => HttpError> = {
   }),
   FST_ERR_CTP_INVALID_MEDIA_TYPE: (error) => ({
     code: 'UNSUPPORTED_MEDIA_TYPE',
-    message: `Unsupported Content-Type ${/: (.*)$/.exec(error.message)?.[1] ?? ''}; send the body as application/json.`
-      .replace(' ;', ';'),
+    // Fastify's message names the type it received.
+    message: `${error.message}; send the body as application/json.`,
   }),
 }
 

@@ -17,9 +17,9 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i
 
 /**
  * Replace Fastify's JSON parser with one that reads the raw bytes, so that
- * text is never altered on the way in: a declared charset other than UTF-8
- * gets 415, and bytes that are not valid UTF-8 get 400, where decoding them
- * as a string would store U+FFFD in their place. `__proto__` and
+ * text is never altered on the way in. Decoding invalid UTF-8 as a string
+ * would store U+FFFD in its place, so such bytes get 400, and a declared
+ * charset other than UTF-8 gets 415. `__proto__` and
  * `constructor.prototype` keys are rejected with a message that names them.
  */
 export function registerJsonParser (app: FastifyInstance): void {

@@ -18,7 +18,7 @@ export const MAX_CLOCK_SKEW_SECONDS = 60
  * Fetching of the user pool's key set (JWKS). Set here rather than left to
  * aws-jwt-verify's defaults, so that an upgrade cannot change them unseen.
  * aws-jwt-verify retries a failed fetch once, so a token with an unknown key
- * waits at most about 2 x responseTimeoutMs before it is answered.
+ * waits at most about 2 x responseTimeoutMs for its response.
  */
 export const JWKS_FETCH = Object.freeze({
   /** Time for the whole response before a fetch fails, in milliseconds. */
@@ -26,7 +26,7 @@ export const JWKS_FETCH = Object.freeze({
   /**
    * Time after a failed fetch, or after a fresh key set that lacks a
    * token's key id, before the key set may be fetched again, in seconds.
-   * In that time, tokens that need a fetch are answered without one.
+   * In that time, tokens that need a fetch get a response without one.
    */
   backoffSeconds: 10,
 })

@@ -144,7 +144,7 @@ export class NotesRepository {
     } catch (err) {
       if (attempts.outcomeUnknown || !(err instanceof VersionConflictError || isDefiniteRejection(err))) {
         // An attempt may still be applied after this error, even when the
-        // SDK's last retry was rejected. Keeping the intent holds pulls
+        // SDK's last retry was rejected. Keeping the intent keeps pulls
         // below seq until the intent times out, so no reader can pass seq
         // before such a late write is visible.
         releaseIntent = false

@@ -5,7 +5,7 @@ import { NotesRepository } from '../../src/notes/repository.js'
 import { SDK_RETRY, createDynamoClients } from '../../src/storage/client.js'
 
 t.test('store that never responds times out', async (t) => {
-  // A server that accepts connections and reads requests, but never answers.
+  // A server that accepts connections and reads requests, but never responds.
   const sockets = new Set<Socket>()
   const server = createServer((socket) => {
     sockets.add(socket)
