@@ -1,6 +1,7 @@
 import t from 'tap'
 import { SERVER_TIMEOUTS } from '../src/app.js'
-import { toHttpError } from '../src/http-errors.js'
+import { FIELD_HINTS, toHttpError } from '../src/http-errors.js'
+import { NoteInput, PullQuery } from '../src/notes/schemas.js'
 import { authHeaders, buildTestApp } from './helpers/app.js'
 
 t.test('GET /health needs no token', async (t) => {
@@ -108,4 +109,20 @@ t.test('invalid x-request-id gets a new id', async (t) => {
   const response = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'x'.repeat(200) } })
 
   t.match(response.headers['x-request-id'], /^[0-9a-f-]{36}$/)
+})
+
+t.test('every request field has a hint', async (t) => {
+  for (const name of [...Object.keys(NoteInput.properties), ...Object.keys(PullQuery.properties)]) {
+    t.ok(FIELD_HINTS[name], name)
+  }
+})
+
+t.test('plugin errors map by status', async (t) => {
+  const notFound = toHttpError(Object.assign(new Error('Not Found'), { statusCode: 404 }), 'req-1')
+  const badGateway = toHttpError(Object.assign(new Error('upstream detail'), { statusCode: 502 }), 'req-2')
+
+  t.equal(notFound.code, 'NOT_FOUND')
+  t.equal(notFound.statusCode, 404)
+  t.equal(badGateway.code, 'INTERNAL_ERROR')
+  t.notMatch(badGateway.message, /upstream detail/)
 })

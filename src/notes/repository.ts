@@ -139,8 +139,9 @@ export class NotesRepository {
 
     const attempts = { outcomeUnknown: false }
     let releaseIntent = true
+    let result: PutResult
     try {
-      return await this.#writeNote(userId, input, seq, now, deadline, attempts, log)
+      result = await this.#writeNote(userId, input, seq, now, deadline, attempts, log)
     } catch (err) {
       if (attempts.outcomeUnknown || !(err instanceof VersionConflictError || isDefiniteRejection(err))) {
         // An attempt may still be applied after this error, even when the
@@ -154,6 +155,7 @@ export class NotesRepository {
     } finally {
       if (releaseIntent) await this.#release(userId, token, staleTokens, log)
     }
+    return result
   }
 
   /** Read a page of the change feed after sequence number `afterSeq`. */
@@ -251,7 +253,8 @@ export class NotesRepository {
         ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':now': now },
         ReturnValues: 'ALL_NEW',
       }), { abortSignal: deadline })
-      const state = output.Attributes ?? {}
+      // ReturnValues ALL_NEW always returns the updated item.
+      const state = output.Attributes as Record<string, unknown>
       return {
         seq: state.last as number,
         staleTokens: staleIntentTokens(state, now - this.#intentTimeoutMs),

@@ -94,7 +94,7 @@ async function tableStatus (client: DynamoDBClient, tableName: string) {
     const output = await client.send(
       new DescribeTableCommand({ TableName: tableName }),
     )
-    return output.Table?.TableStatus ?? 'UNKNOWN'
+    return output.Table?.TableStatus
   } catch (err) {
     if (err instanceof ResourceNotFoundException) return undefined
     throw err

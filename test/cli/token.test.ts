@@ -264,6 +264,7 @@ t.test('rethrows unexpected config errors', async (t) => {
   const failure = new TypeError('unexpected failure while reading settings')
   const commands = await t.mockImport<typeof import('../../src/cli/commands.js')>('../../src/cli/commands.js', {
     '../../src/config.js': {
+      ...(await import('../../src/config.js')),
       ConfigError: class ConfigError extends Error {},
       loadConfig: () => { throw failure },
     },

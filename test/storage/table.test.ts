@@ -128,5 +128,24 @@ t.test('ensureTable reports a table that disappears', async (t) => {
     return created ? { Table: undefined } : {}
   })
 
-  await t.rejects(ensureTable(client, 'notes', { timeoutMs: 30, pollMs: 10 }), /still UNKNOWN after 30 ms/)
+  await t.rejects(ensureTable(client, 'notes', { timeoutMs: 30, pollMs: 10 }), /still missing after 30 ms/)
+})
+
+t.test('embedded store reports a second close', async (t) => {
+  const store = await startEmbeddedStore(null)
+  await store.close()
+
+  await t.rejects(store.close())
+})
+
+t.test('app starts on an embedded store on disk', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'notes-sync-store-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' })
+
+  const app = await buildApp(config)
+  const ready = await app.inject({ method: 'GET', url: '/ready' })
+  await app.close()
+
+  t.equal(ready.statusCode, 200)
 })
