@@ -91,16 +91,16 @@ export async function createTableCommand (env: Environment, output: CommandOutpu
     region,
     localCredentials: endpoint !== undefined && isLocalEndpoint(endpoint),
   })
+  let code = 0
   try {
     const created = await ensureTable(client, config.tableName)
     output.out(`Table "${config.tableName}" ${created ? 'created' : 'already exists'} and is ACTIVE.\n`)
-    return 0
   } catch (err) {
     output.err(`Creating table "${config.tableName}" at ${describeStore(config.store)} failed: ${(err as Error).message}\n`)
-    return 1
-  } finally {
-    client.destroy()
+    code = 1
   }
+  client.destroy()
+  return code
 }
 
 /** Output that writes to the process's own streams. */

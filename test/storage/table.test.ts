@@ -138,14 +138,18 @@ t.test('embedded store reports a second close', async (t) => {
   await t.rejects(store.close())
 })
 
-t.test('app starts on an embedded store on disk', async (t) => {
+t.test('app starts on an embedded store', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'notes-sync-store-'))
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' })
+  const environments = [
+    { DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+    { DATA_DIR: IN_MEMORY, LOCAL_AUTH_SECRET: 'x'.repeat(32), LOG_LEVEL: 'silent' },
+  ]
 
-  const app = await buildApp(config)
-  const ready = await app.inject({ method: 'GET', url: '/ready' })
-  await app.close()
-
-  t.equal(ready.statusCode, 200)
+  for (const environment of environments) {
+    const app = await buildApp(loadConfig(environment))
+    const ready = await app.inject({ method: 'GET', url: '/ready' })
+    await app.close()
+    t.equal(ready.statusCode, 200, environment.DATA_DIR)
+  }
 })
