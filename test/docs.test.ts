@@ -41,7 +41,8 @@ t.test('README commands exist as npm scripts', async (t) => {
 
   for (const line of readme.split('\n')) {
     const scripts = line.includes('cd deploy') ? deploy : root
-    for (const match of line.matchAll(/npm (?:run (?:--silent )?)?([a-z-]+)/g)) {
+    // A command starts a line, a `code span`, or follows && or $(.
+    for (const match of line.matchAll(/(?:^|`|&& |\$\()npm (?:run (?:--silent )?)?([a-z-]+)/g)) {
       const script = match[1] as string
       if (builtIn.has(script)) continue
       t.ok(scripts[script], `npm ${script} in: ${line.trim()}`)
