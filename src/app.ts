@@ -59,8 +59,8 @@ export async function buildApp (config: Config, dependencies: AppDependencies = 
     // A client's x-request-id is used when it is a short token, else a new id.
     requestIdHeader: false,
     genReqId: (request) => {
-      const given = request.headers['x-request-id']
-      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID()
+      const clientId = request.headers['x-request-id']
+      return typeof clientId === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(clientId) ? clientId : randomUUID()
     },
     frameworkErrors: respondToFrameworkError,
     ajv: {

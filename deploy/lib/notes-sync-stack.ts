@@ -170,7 +170,7 @@ export class NotesSyncStack extends Stack {
     service.targetGroup.setAttribute('deregistration_delay.timeout_seconds', '15')
 
     // /metrics is for a scraper inside the VPC, which reaches the tasks
-    // directly. The public load balancer answers it with 404 itself.
+    // directly. The public load balancer responds to it with 404 itself.
     service.listener.addAction('HideMetrics', {
       priority: 10,
       conditions: [ListenerCondition.pathPatterns(['/metrics', '/metrics/*'])],

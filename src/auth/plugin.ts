@@ -2,7 +2,7 @@ import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
-import { FetchError } from 'aws-jwt-verify/error'
+import { FetchError, JwksValidationError } from 'aws-jwt-verify/error'
 import { AuthUnavailableError, UnauthorizedError } from '../errors.js'
 import { resolveLocalSecret } from './local-secret.js'
 import { localJwtOptions } from './local-tokens.js'
@@ -48,7 +48,9 @@ async function authPlugin (app: FastifyInstance, options: AuthPluginOptions) {
     try {
       sub = (await verifier.verify(match[1] as string)).sub
     } catch (err) {
-      if (err instanceof FetchError) {
+      // A failed fetch, or a response that is not a key set, is the
+      // identity provider's failure, not the client's.
+      if (err instanceof FetchError || err instanceof JwksValidationError) {
         request.log.warn({ err }, 'fetching the signing keys of the identity provider failed')
         throw new AuthUnavailableError({ cause: err })
       }

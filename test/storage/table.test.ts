@@ -103,7 +103,7 @@ t.test('app start fails when the embedded table cannot be created', async (t) =>
   await t.rejects(buildApp(config, { clientOverrides: { requestHandler: failing, maxAttempts: 1 } }), /ECONNREFUSED/)
 })
 
-/** A client stub for the polling logic of ensureTable; the other tests use a real endpoint. */
+/** Build a client stub for the polling logic of ensureTable; the other tests use a real endpoint. */
 function stubClient (respond: (command: object) => unknown) {
   return { send: async (command: object) => respond(command) } as unknown as Parameters<typeof ensureTable>[0]
 }
