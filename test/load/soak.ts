@@ -2,6 +2,9 @@
  * Load and soak run against the real server process on loopback:
  *   npm run soak            (SOAK_SECONDS=180 by default)
  *
+ * The store is dynalite in a process of its own, so the memory figures are
+ * the API server's alone.
+ *
  * Simulated users push and pull from several devices each, some editing the
  * same notes from different devices, for SOAK_SECONDS. Every device then
  * pulls to the end, and the run checks that no request failed, every device
@@ -11,7 +14,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { signLocalToken } from '../../src/auth/local-tokens.js'
-import { freePort, startProcess } from '../helpers/process.js'
+import { freePort, run, startProcess } from '../helpers/process.js'
 
 const SECRET = 'soak-secret-for-local-tokens-0123456789abcdef'
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 180)
@@ -142,11 +145,19 @@ function percentile (values: number[], fraction: number): number {
 }
 
 async function main (): Promise<number> {
+  const storePort = await freePort()
+  const store = await startProcess('node', [
+    'node_modules/dynalite/cli.js', '--host', '127.0.0.1', '--port', String(storePort), '--createTableMs', '0',
+  ], {}, 'Dynalite listening', 60_000)
+  const storeEndpoint = `http://127.0.0.1:${storePort}`
+  const created = await run('node', ['dist/src/cli/create-table.js'], { DYNAMODB_ENDPOINT: storeEndpoint })
+  if (created.code !== 0) throw new Error(`creating the table failed: ${created.stderr}`)
+
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
   const server = await startProcess('node', ['dist/src/server.js'], {
     PORT: String(port),
-    DATA_DIR: ':memory:',
+    DYNAMODB_ENDPOINT: storeEndpoint,
     LOCAL_AUTH_SECRET: SECRET,
     LOG_LEVEL: 'warn',
     RATE_LIMIT_MAX: '1000000',
@@ -154,9 +165,9 @@ async function main (): Promise<number> {
     // while memory is plentiful, so resident memory reflects live data, and
     // a leak ends the run with an out-of-memory crash.
     NODE_OPTIONS: `--max-old-space-size=${HEAP_LIMIT_MB}`,
-  }, 'embedded dynalite store started', 60_000)
+  }, '', 60_000)
   try {
-    // The store starts before the server listens, so wait for /health too.
+    // With LOG_LEVEL=warn the server prints no start line, so wait for /health.
     for (;;) {
       const healthy = await fetch(`${base}/health`).then((response) => response.ok, () => false)
       if (healthy) break
@@ -218,6 +229,8 @@ async function main (): Promise<number> {
   } finally {
     server.child.kill('SIGTERM')
     await server.exited
+    store.child.kill('SIGTERM')
+    await store.exited
   }
 }
 
