@@ -8,7 +8,7 @@ import { startEmbeddedStore, type EmbeddedStore } from './embedded.js'
 
 export interface Store extends DynamoClients {
   readonly tableName: string
-  /** Returns true when the table can be described; logs why not to `log`, and never throws. */
+  /** Return true when the table can be described. Logs the failure to `log` and catches every error. */
   isReachable (log: FastifyBaseLogger): Promise<boolean>
 }
 

@@ -63,7 +63,7 @@ const NETWORK_ERROR_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
 ])
 
-/** A network failure, a timeout or a 5xx response from the store. */
+/** Return true for a network failure, a timeout or a 5xx response from the store. */
 function isUnreachable (err: unknown): boolean {
   const sdkError = err as SdkError
   const status = sdkError?.$metadata?.httpStatusCode

@@ -273,7 +273,7 @@ t.test('untrusted certificate is 503', async (t) => {
 
 t.test('invalid key set is 503', async (t) => {
   // A 200 response that is not a key set is the identity provider's
-  // failure, so a client with a valid token must not be told to sign in again.
+  // failure, so a client with a valid token must not be asked to sign in again.
   const setup = await startJwksApp(t, [poolKey.jwk])
   const { app, server, fetcher } = setup
   server.mode = 'invalid'
